@@ -1,0 +1,95 @@
+"""The Flask layer: app factory, blueprints for public pages, admin, auth and the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+import config
+from app import access, database, errors, i18n, templating
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, overridden by ``test_config`` in tests."""
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), instance_relative_config=False)
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise config.ConfigError(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set; scripts/serve.sh generates one per install"
+        )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    database.init_app(app)
+    CSRFProtect(app)
+    _init_login(app)
+    i18n.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.public import bp as public_bp
+
+    limiter = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+        enabled=app.config["RATELIMIT_ENABLED"],
+        headers_enabled=True,
+    )
+    app.extensions["rate_limiter"] = limiter
+    limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])(public_bp)
+    limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])(api_bp)
+    limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])(auth_bp)
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    access.init_app(app)
+
+    from app.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from flask_login import LoginManager
+
+    from registry.models import User
+
+    manager = LoginManager(app)
+    manager.session_protection = "strong"
+
+    @manager.user_loader
+    def load_user(user_id: str) -> Any:
+        user = database.get_session().get(User, int(user_id))
+        if user is None or not user.is_active:
+            return None
+        return LoginUser(user)
+
+
+class LoginUser:
+    """Flask-Login adapter around a registry User (the model stays framework-free)."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.id = user.id
+        self.username = user.username
+        self.role = user.role
+        self.body_id = user.body_id
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)

@@ -1,0 +1,1 @@
+"""API routes for bodies (filled in by the API work)."""

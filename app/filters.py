@@ -1,0 +1,86 @@
+"""The list filters, parsed by one marshmallow schema for pages, exports and the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.i18n import LANGUAGES
+from registry.models import BodyKind, Category, Jurisdiction
+from registry.queries import STATUSES, BodyFilter
+from registry.reference import provinces
+
+MAX_PAGE = 10_000
+
+
+class BodyListArgs(Schema):
+    """Query parameters of the body and lab lists. Unknown parameters are refused."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(validate=validate.OneOf([k.value for k in BodyKind]))
+    category = fields.String(validate=validate.Length(max=32))
+    jurisdiction = fields.String(validate=validate.Length(max=8))
+    province = fields.String(validate=validate.Length(max=2))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=100))
+    as_of = fields.Date(format="%Y-%m-%d")
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    lang = fields.String(validate=validate.OneOf(LANGUAGES))
+
+    @pre_load
+    def drop_empty(self, data: Any, **_: Any) -> Any:
+        # HTML forms send empty fields for "any"; they filter nothing.
+        if hasattr(data, "to_dict"):
+            data = data.to_dict(flat=True)
+        return {k: v.strip() if isinstance(v, str) else v for k, v in data.items() if v not in ("", None)}
+
+
+def parse_body_filters(
+    session: Session, args: Any, *, kinds: tuple[str, ...] = ()
+) -> tuple[BodyFilter, int, int]:
+    """Validate query args against the schema and the reference tables; return filter, page, per_page."""
+    data = BodyListArgs().load(args)
+    errors: dict[str, list[str]] = {}
+    if "category" in data and session.get(Category, data["category"]) is None:
+        errors["category"] = [f"unknown category {data['category']!r}"]
+    if "jurisdiction" in data and session.get(Jurisdiction, data["jurisdiction"]) is None:
+        errors["jurisdiction"] = [f"unknown jurisdiction {data['jurisdiction']!r}"]
+    if "province" in data and data["province"] not in provinces():
+        errors["province"] = [f"unknown province code {data['province']!r}"]
+    as_of: dt.date | None = data.get("as_of")
+    if as_of is not None and not dt.date(2000, 1, 1) <= as_of <= dt.date(2100, 1, 1):
+        errors["as_of"] = ["as_of must lie between 2000-01-01 and 2100-01-01"]
+    if errors:
+        raise ValidationError(errors)
+    if "kind" in data:
+        kinds = (data["kind"],)
+    return (
+        BodyFilter(
+            kinds=kinds,
+            category=data.get("category"),
+            jurisdiction=data.get("jurisdiction"),
+            province=data.get("province"),
+            status=data.get("status"),
+            text=data.get("q"),
+            as_of=as_of,
+        ),
+        data["page"],
+        data["per_page"],
+    )
+
+
+def reference_choices(session: Session) -> dict[str, Any]:
+    """Categories and jurisdictions for filter drop-downs."""
+    return {
+        "categories": list(session.scalars(select(Category).order_by(Category.sort_order))),
+        "jurisdictions": list(session.scalars(select(Jurisdiction).order_by(Jurisdiction.sort_order))),
+        "provinces": list(provinces().values()),
+        "statuses": STATUSES,
+    }

@@ -1,0 +1,85 @@
+"""Chinese and English. English text is the message key; ``app/catalog/*.py`` give the Chinese.
+
+The language comes from ``?lang=`` (remembered in a cookie), then the cookie, then the
+browser's Accept-Language; Chinese is the default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.wrappers import Response
+
+import app.catalog as catalog_package
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+COOKIE = "lang"
+
+
+def load_catalog() -> dict[str, str]:
+    """Merge every ``ZH`` dict of the modules in ``app.catalog`` (English -> Chinese)."""
+    merged: dict[str, str] = {}
+    for module_info in pkgutil.iter_modules(catalog_package.__path__):
+        module = importlib.import_module(f"app.catalog.{module_info.name}")
+        merged.update(getattr(module, "ZH", {}))
+    return merged
+
+
+CATALOG = load_catalog()
+
+
+def current_language() -> str:
+    if "lang" in g:
+        return str(g.lang)
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        lang = asked
+    elif request.cookies.get(COOKIE) in LANGUAGES:
+        lang = request.cookies[COOKIE]
+    else:
+        lang = request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    g.lang = lang
+    return lang
+
+
+def gettext(message: str, **values: Any) -> str:
+    """Translate ``message`` into the request's language, then fill ``{placeholders}``."""
+    text = CATALOG.get(message, message) if current_language() == "zh" else message
+    return text.format(**values) if values else text
+
+
+def localized(obj: Any, field: str = "name") -> str:
+    """Pick ``obj.<field>_zh`` or ``obj.<field>_en`` by language, falling back to the other."""
+    zh = getattr(obj, f"{field}_zh", "") or ""
+    en = getattr(obj, f"{field}_en", "") or ""
+    if current_language() == "zh":
+        return zh or en
+    return en or zh
+
+
+def language_url(lang: str) -> str:
+    """The current URL with ``lang`` set, for the switch on every page."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [lang]
+    from urllib.parse import urlencode
+
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(_=gettext, localized=localized, language_url=language_url,
+                                 current_language=current_language, LANGUAGES=LANGUAGES)
+
+    @app.after_request
+    def remember_language(response: Response) -> Response:
+        asked = request.args.get("lang")
+        if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        if "lang" in g:
+            response.headers["Content-Language"] = "zh-CN" if g.lang == "zh" else "en"
+            response.vary.add("Accept-Language")
+        return response

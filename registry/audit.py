@@ -1,0 +1,90 @@
+"""Audit events: one per change, written in the same transaction, with a canonical serialization.
+
+The canonical form is JSON with sorted keys, no insignificant whitespace, UTF-8, and
+timestamps as RFC 3339 UTC with microseconds. A later transparency log hashes exactly
+these bytes, so the form must never change for an existing event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.models import AuditEvent
+
+CANONICAL_VERSION = 1
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return to_utc_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not serializable in an audit event: {type(value).__name__}")
+
+
+def to_utc_text(moment: dt.datetime) -> str:
+    """RFC 3339 UTC text with microseconds; naive datetimes are refused."""
+    if moment.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    """Deterministic JSON text of ``payload``."""
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Round-trip a snapshot through canonical JSON so dates become text before storage."""
+    return None if value is None else json.loads(canonical_json(value))
+
+
+def record(
+    session: Session,
+    *,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str = "",
+) -> AuditEvent:
+    """Add an audit event to the session (flushed with the change it describes).
+
+    ``action`` is a tag such as ``"body:authorization:suspend"``.
+    """
+    before_plain, after_plain = plain(before), plain(after)
+    canonical = canonical_json(
+        {
+            "v": CANONICAL_VERSION,
+            "occurred_at": now,
+            "actor": actor,
+            "action": action,
+            "subject": {"type": subject_type, "key": subject_key},
+            "before": before_plain,
+            "after": after_plain,
+            "reason": reason,
+        }
+    )
+    event = AuditEvent(
+        occurred_at=now,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_key=subject_key,
+        before=before_plain,
+        after=after_plain,
+        reason=reason,
+        canonical=canonical,
+    )
+    session.add(event)
+    session.flush()
+    return event

@@ -1,0 +1,1 @@
+"""Framework-free verification (seals, trust bundles). Filled in by the seal issue."""
