@@ -1,14 +1,20 @@
-"""Flask CLI commands: ``flask --app wsgi registry <command>``."""
+"""Flask CLI commands: ``flask --app wsgi registry <command>``.
+
+Commands live in the modules of their area (``app.cli_*``), each adding to ``registry_cli``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import getpass
+import importlib
+import pkgutil
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+import app as app_package
 from app.database import new_session
 from registry import migrate
 from registry.errors import RegistryError
@@ -17,15 +23,13 @@ from registry.users import create_user
 registry_cli = AppGroup("registry", help="Registry maintenance.")
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 @registry_cli.command("migrate")
 def migrate_command() -> None:
     """Apply database migrations and load the shipped reference data."""
-    from flask import current_app
-
     session = new_session(current_app)
     engine = session.get_bind()
     session.close()
@@ -38,8 +42,6 @@ def migrate_command() -> None:
 @click.option("--password-file", type=click.File("r"), help="Read the password from this file (else prompt).")
 def create_admin_command(username: str, password_file: click.File | None) -> None:
     """Create the first admin account (argon2id-hashed password)."""
-    from flask import current_app
-
     if password_file is not None:
         password = password_file.read().strip()  # type: ignore[attr-defined]
     else:
@@ -48,7 +50,7 @@ def create_admin_command(username: str, password_file: click.File | None) -> Non
             raise click.ClickException("the passwords differ")
     session = new_session(current_app)
     try:
-        create_user(session, username, password, "admin", actor="cli", now=_now())
+        create_user(session, username, password, "admin", actor="cli", now=utc_now())
         session.commit()
     except RegistryError as exc:
         session.rollback()
@@ -59,4 +61,8 @@ def create_admin_command(username: str, password_file: click.File | None) -> Non
 
 
 def register(app: Flask) -> None:
+    # Import every app.cli_* module so its commands join the group.
+    for info in pkgutil.iter_modules(app_package.__path__):
+        if info.name.startswith("cli_"):
+            importlib.import_module(f"app.{info.name}")
     app.cli.add_command(registry_cli)

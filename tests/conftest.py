@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,23 +31,35 @@ NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def reset_postgres(url: str) -> Engine:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    return engine
+@contextmanager
+def private_postgres_database(url: str) -> Iterator[str]:
+    """Create a throw-away database next to ``url`` and yield its URL; drop it afterwards.
+
+    Each test run gets its own, so parallel runs (and benchmarks) never clobber each other.
+    """
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"regtest_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        db_engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}")
-    else:
-        db_engine = reset_postgres(os.environ["TEST_DATABASE_URL"])
-    migrate.upgrade(db_engine)
-    yield db_engine
-    db_engine.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        else:
+            url = stack.enter_context(private_postgres_database(os.environ["TEST_DATABASE_URL"]))
+        db_engine = make_engine(url)
+        migrate.upgrade(db_engine)
+        yield db_engine
+        db_engine.dispose()
 
 
 @pytest.fixture
