@@ -43,7 +43,7 @@ def wants_json() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    app.view_functions["static"].access = PUBLIC  # type: ignore[attr-defined]
+    public(app.view_functions["static"])
 
     @app.before_request
     def enforce_access() -> Any:

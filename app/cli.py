@@ -13,6 +13,7 @@ import pkgutil
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy.engine import Engine
 
 import app as app_package
 from app.database import new_session
@@ -33,7 +34,8 @@ def migrate_command() -> None:
     session = new_session(current_app)
     engine = session.get_bind()
     session.close()
-    migrate.upgrade(engine)  # type: ignore[arg-type]
+    assert isinstance(engine, Engine), "the app's sessions must be bound to an Engine"
+    migrate.upgrade(engine)
     click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 

@@ -89,7 +89,12 @@ def render_error(error: Exception) -> Response:
         response = problem(status, code, detail, **extra)
     else:
         html = render_template(
-            "error.html", status=status, title=TITLES.get(status, "Error"), code=code, detail=detail, extra=extra
+            "error.html",
+            status=status,
+            title=TITLES.get(status, "Error"),
+            code=code,
+            detail=detail,
+            extra=extra,
         )
         response = Response(html, status=status, mimetype="text/html")
     if isinstance(error, HTTPException):

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.db import Base
 
 
-class BodyKind(str, enum.Enum):
+class BodyKind(enum.StrEnum):
     CERTIFICATION_BODY = "certification_body"
     TESTING_LAB = "testing_lab"
     INSPECTION_BODY = "inspection_body"
 
 
-class AuthorizationStatus(str, enum.Enum):
+class AuthorizationStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     WITHDRAWN = "withdrawn"
@@ -36,7 +36,7 @@ class AuthorizationStatus(str, enum.Enum):
     EXPIRED = "expired"
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     BODY_OPERATOR = "body_operator"
     CUSTOMS = "customs"
@@ -104,7 +104,7 @@ class Body(Base):
         order_by="(Authorization.jurisdiction, Authorization.category, Authorization.id)",
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
 
 
 class BodyIdentifier(Base):
@@ -149,7 +149,7 @@ class Authorization(Base):
         order_by="(StatusPeriod.effective_from, StatusPeriod.id)",
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
 
 
 class StatusPeriod(Base):

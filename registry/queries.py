@@ -121,7 +121,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[tuple[int]]:
+def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
     """The ids of bodies matching ``filters`` on ``day``, ordered for display."""
     query = select(Body.id).join(Organization, Body.organization_id == Organization.id)
     if filters.kinds:

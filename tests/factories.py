@@ -79,7 +79,12 @@ def grant(
 
 
 def make_user(
-    session: Session, now: dt.datetime, role: str = "admin", *, body: Body | None = None, username: str | None = None
+    session: Session,
+    now: dt.datetime,
+    role: str = "admin",
+    *,
+    body: Body | None = None,
+    username: str | None = None,
 ) -> User:
     return create_user(
         session,
