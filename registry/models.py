@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -209,3 +210,150 @@ class AuditEvent(Base):
     after: Mapped[dict | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
     canonical: Mapped[str] = mapped_column(Text)
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+    # Never stored: follows from expiry_date.
+    EXPIRED = "expired"
+
+
+class Certificate(Base):
+    """A certificate a certification body issued and registered here."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (
+        UniqueConstraint("body_id", "number"),
+        Index("ix_certificate_holder", "holder_id"),
+        Index("ix_certificate_category_status", "category", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    manufacturer_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    category: Mapped[str] = mapped_column(ForeignKey("category.code"))
+    jurisdiction: Mapped[str] = mapped_column(ForeignKey("jurisdiction.code"))
+    scheme: Mapped[str] = mapped_column(String(200))
+    product_name: Mapped[str] = mapped_column(String(300))
+    models: Mapped[str] = mapped_column(Text, default="")
+    standards: Mapped[str] = mapped_column(Text, default="")
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    expiry_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    body: Mapped[Body] = relationship(lazy="joined", innerjoin=True)
+    holder: Mapped[Organization] = relationship(foreign_keys=[holder_id], lazy="joined", innerjoin=True)
+    manufacturer: Mapped[Organization] = relationship(
+        foreign_keys=[manufacturer_id], lazy="joined", innerjoin=True
+    )
+    test_reports: Mapped[list[TestReport]] = relationship(
+        back_populates="certificate", cascade="all, delete-orphan", order_by="TestReport.id"
+    )
+    status_changes: Mapped[list[CertificateStatusChange]] = relationship(
+        back_populates="certificate", cascade="all, delete-orphan", order_by="CertificateStatusChange.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
+
+
+class TestReport(Base):
+    """A test report a certificate relies on: which listed lab tested, report number and date."""
+
+    __tablename__ = "test_report"
+    __test__ = False  # not a pytest test class, despite the name
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id", ondelete="CASCADE"), index=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("body.id"))
+    report_number: Mapped[str] = mapped_column(String(64))
+    report_date: Mapped[dt.date] = mapped_column(Date)
+
+    certificate: Mapped[Certificate] = relationship(back_populates="test_reports")
+    lab: Mapped[Body] = relationship(lazy="joined", innerjoin=True)
+
+
+class CertificateStatusChange(Base):
+    __tablename__ = "certificate_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(
+        ForeignKey("certificate.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+
+    certificate: Mapped[Certificate] = relationship(back_populates="status_changes")
+
+
+class ApiToken(Base):
+    """A body's API token. Only a SHA-256 of the secret is stored; the secret is shown once.
+
+    SHA-256 (not argon2) is right here: the secret is 256 random bits, so there is nothing to
+    brute-force, and the lookup must be one indexed equality on every API call.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    body: Mapped[Body] = relationship(lazy="joined", innerjoin=True)
+
+
+class KeyState(enum.StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+
+class SigningKeyRecord(Base):
+    """A signing key: ``purpose`` is "seal" (certificate seals) or "root" (trust bundles).
+
+    The private key is PKCS#8 PEM encrypted with a machine-generated passphrase kept outside
+    the database (environment or secret file); the table never holds a usable private key.
+    """
+
+    __tablename__ = "signing_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(16), unique=True)
+    purpose: Mapped[str] = mapped_column(String(8), index=True)
+    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_private_key: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verify_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Seal(Base):
+    """A signed seal issued for a certificate (a certificate may get several over time)."""
+
+    __tablename__ = "seal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), index=True)
+    kid: Mapped[str] = mapped_column(String(16), index=True)
+    token: Mapped[str] = mapped_column(Text)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    certificate: Mapped[Certificate] = relationship()
