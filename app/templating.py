@@ -1,16 +1,75 @@
-"""Jinja helpers shared by every template."""
+"""Jinja helpers shared by every template: reference names and translated labels of stored codes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask, g
 from sqlalchemy import select
 
 from app.database import get_session
-from app.i18n import localized
-from registry.models import Category
+from app.i18n import N_, gettext, localized
+from registry.models import Category, Jurisdiction
 from registry.reference import provinces
+
+# Stored codes (kinds, statuses, identifier schemes, audit actions) are not words: these tables give
+# the English label, which is also the catalog key for the Chinese.
+KIND_LABELS = {
+    "certification_body": N_("Certification body"),
+    "testing_lab": N_("Testing lab"),
+    "inspection_body": N_("Inspection body"),
+}
+STATUS_LABELS = {
+    "active": N_("Active"),
+    "suspended": N_("Suspended"),
+    "withdrawn": N_("Withdrawn"),
+    "expired": N_("Expired"),
+}
+IDENTIFIER_LABELS = {
+    "cnca": N_("CNCA approval number"),
+    "cnas": N_("CNAS accreditation number"),
+    "cma": N_("CMA accreditation number"),
+    "eu_nb": N_("EU notified body number"),
+    "niosh": N_("NIOSH approval number"),
+    "other": N_("Other identifier"),
+}
+ACTION_LABELS = {
+    "body:create": N_("Body added"),
+    "body:update": N_("Body details changed"),
+    "body:authorization:grant": N_("Scope granted"),
+    "body:authorization:update": N_("Scope changed"),
+    "body:authorization:suspend": N_("Scope suspended"),
+    "body:authorization:withdraw": N_("Scope withdrawn"),
+    "body:authorization:restore": N_("Scope restored"),
+}
+
+
+def _label(table: dict[str, str], code: str | None) -> str:
+    # An unknown code (added later by another area) is shown as stored rather than hidden.
+    if code is None:
+        return ""
+    return gettext(table[code]) if code in table else code
+
+
+def kind_label(code: str | None) -> str:
+    """``certification_body`` -> "Certification body" / "认证机构"."""
+    return _label(KIND_LABELS, code)
+
+
+def status_label(code: str | None) -> str:
+    """``suspended`` -> "Suspended" / "暂停"."""
+    return _label(STATUS_LABELS, code)
+
+
+def identifier_label(scheme: str | None) -> str:
+    """``cnas`` -> "CNAS accreditation number" / "CNAS 认可号"."""
+    return _label(IDENTIFIER_LABELS, scheme)
+
+
+def action_label(action: str | None) -> str:
+    """An audit action tag such as ``body:authorization:suspend`` in words."""
+    return _label(ACTION_LABELS, action)
 
 
 def _categories() -> dict[str, Category]:
@@ -19,9 +78,35 @@ def _categories() -> dict[str, Category]:
     return g.categories  # type: ignore[no-any-return]
 
 
+def _jurisdictions() -> dict[str, Jurisdiction]:
+    if "jurisdictions" not in g:
+        g.jurisdictions = {j.code: j for j in get_session().scalars(select(Jurisdiction))}
+    return g.jurisdictions  # type: ignore[no-any-return]
+
+
 def category_name(code: str) -> str:
+    """The category's name in the current language (the code if it is unknown)."""
     category = _categories().get(code)
     return localized(category) if category is not None else code
+
+
+def jurisdiction_name(code: str) -> str:
+    """The jurisdiction's name in the current language (the code if it is unknown)."""
+    jurisdiction = _jurisdictions().get(code)
+    return localized(jurisdiction) if jurisdiction is not None else code
+
+
+def place_name(province: str | None, country: str) -> str:
+    """A Chinese body's province, or a foreign body's country code."""
+    found = provinces().get(province or "")
+    return localized(found) if found is not None else country
+
+
+def utc_time(moment: dt.datetime) -> str:
+    """``YYYY-MM-DD HH:MM`` in UTC; SQLite hands back naive datetimes, which are stored in UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def combine(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -30,6 +115,14 @@ def combine(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters["category_name"] = category_name
-    app.jinja_env.filters["combine"] = combine
-    app.jinja_env.globals["province_names"] = provinces()
+    app.jinja_env.filters.update(
+        category_name=category_name,
+        jurisdiction_name=jurisdiction_name,
+        kind_label=kind_label,
+        status_label=status_label,
+        identifier_label=identifier_label,
+        action_label=action_label,
+        combine=combine,
+        utc_time=utc_time,
+    )
+    app.jinja_env.globals.update(province_names=provinces(), place_name=place_name)

@@ -1,6 +1,7 @@
-"""Translations shared by every page: layout, statuses, kinds, errors."""
+"""Translations shared by every page: layout, errors, and the labels of stored codes."""
 
 ZH: dict[str, str] = {
+    # Layout (base.html)
     "Epidemic-prevention product certification registry": "防疫物资认证机构与实验室名录",
     "Certification bodies": "认证机构",
     "Testing labs": "检测实验室",
@@ -10,6 +11,33 @@ ZH: dict[str, str] = {
     "Sign out": "退出",
     "Language": "语言",
     "Home": "首页",
+    "Main": "主导航",
+    "Skip to content": "跳到正文",
+    "Pages": "分页",
+    "Statuses are computed for the date shown on each page; the change history of every body is public.":
+        "各页面显示的状态均按页面所示日期计算；每家机构的变更记录均公开可查。",
+    # Kinds, statuses, identifiers and audit actions (app.templating label tables)
+    "Certification body": "认证机构",
+    "Testing lab": "检测实验室",
+    "Inspection body": "检验机构",
+    "Active": "有效",
+    "Suspended": "暂停",
+    "Withdrawn": "撤销",
+    "Expired": "过期",
+    "CNCA approval number": "CNCA 批准号",
+    "CNAS accreditation number": "CNAS 认可号",
+    "CMA accreditation number": "CMA 资质认定证书编号",
+    "EU notified body number": "欧盟公告机构编号",
+    "NIOSH approval number": "NIOSH 批准号",
+    "Other identifier": "其他编号",
+    "Body added": "新增机构",
+    "Body details changed": "修改机构信息",
+    "Scope granted": "授予资格",
+    "Scope changed": "修改授权范围",
+    "Scope suspended": "暂停资格",
+    "Scope withdrawn": "撤销资格",
+    "Scope restored": "恢复资格",
+    # Raw codes, for templates that still translate a stored value directly (_(status)).
     "active": "有效",
     "suspended": "暂停",
     "withdrawn": "撤销",
@@ -17,6 +45,7 @@ ZH: dict[str, str] = {
     "certification_body": "认证机构",
     "testing_lab": "检测实验室",
     "inspection_body": "检验机构",
+    # Error pages (app.errors.TITLES and error.html)
     "Error": "错误",
     "Back": "返回",
     "Not found": "未找到",
@@ -30,4 +59,10 @@ ZH: dict[str, str] = {
     "Method not allowed": "不允许的请求方法",
     "Unsupported media type": "不支持的内容类型",
     "Internal error": "内部错误",
+    "The page or record you asked for does not exist. It may have been mistyped.":
+        "您要访问的页面或记录不存在，可能是地址输入有误。",
+    "Too many requests came from your address. Wait a minute and try again.":
+        "来自您所在地址的请求过多，请稍候一分钟再试。",
+    "Something went wrong on our side. The error has been logged; try again later.":
+        "服务器出现错误，已记录在案，请稍后再试。",
 }
