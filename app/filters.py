@@ -23,13 +23,29 @@ class BodyListArgs(Schema):
     class Meta:
         unknown = RAISE
 
-    kind = fields.String(validate=validate.OneOf([k.value for k in BodyKind]))
-    category = fields.String(validate=validate.Length(max=32))
-    jurisdiction = fields.String(validate=validate.Length(max=8))
-    province = fields.String(validate=validate.Length(max=2))
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    q = fields.String(validate=validate.Length(min=1, max=100))
-    as_of = fields.Date(format="%Y-%m-%d")
+    kind = fields.String(
+        validate=validate.OneOf([k.value for k in BodyKind]), metadata={"description": "Kind of body."}
+    )
+    category = fields.String(
+        validate=validate.Length(max=32), metadata={"description": "Has a scope line of this category."}
+    )
+    jurisdiction = fields.String(
+        validate=validate.Length(max=8), metadata={"description": "Has a scope line in this jurisdiction."}
+    )
+    province = fields.String(
+        validate=validate.Length(max=2), metadata={"description": "GB/T 2260 two-digit province code."}
+    )
+    status = fields.String(
+        validate=validate.OneOf(STATUSES),
+        metadata={"description": "Has a matching line with this status on as_of."},
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Free text in the names, code, credit code or identifiers."},
+    )
+    as_of = fields.Date(
+        format="%Y-%m-%d", metadata={"description": "The list as of this date (YYYY-MM-DD); default today."}
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     lang = fields.String(validate=validate.OneOf(LANGUAGES))
