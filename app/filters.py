@@ -55,7 +55,8 @@ class BodyListArgs(Schema):
         # HTML forms send empty fields for "any"; they filter nothing.
         if hasattr(data, "to_dict"):
             data = data.to_dict(flat=True)
-        return {k: v.strip() if isinstance(v, str) else v for k, v in data.items() if v not in ("", None)}
+        stripped = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return {k: v for k, v in stripped.items() if v not in ("", None)}
 
 
 def parse_body_filters(
@@ -73,10 +74,13 @@ def parse_body_filters(
     as_of: dt.date | None = data.get("as_of")
     if as_of is not None and not dt.date(2000, 1, 1) <= as_of <= dt.date(2100, 1, 1):
         errors["as_of"] = ["as_of must lie between 2000-01-01 and 2100-01-01"]
+    if "kind" in data:
+        # A kind narrows the page's kinds; it never widens them (/labs?kind=certification_body).
+        if kinds and data["kind"] not in kinds:
+            errors["kind"] = [f"{data['kind']!r} is not listed here"]
+        kinds = (data["kind"],)
     if errors:
         raise ValidationError(errors)
-    if "kind" in data:
-        kinds = (data["kind"],)
     return (
         BodyFilter(
             kinds=kinds,

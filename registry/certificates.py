@@ -157,8 +157,10 @@ def _organization(
         return None
     if code in cache:
         return cache[code]
-    org = session.scalar(select(Organization).where(Organization.credit_code == code))
-    if org is None:
+    found = session.scalar(select(Organization).where(Organization.credit_code == code))
+    if found is not None:
+        org = found
+    else:
         org = Organization(
             credit_code=code,
             credit_code_warning=warning,
