@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts, not imported by the app)."""
