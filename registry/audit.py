@@ -75,7 +75,9 @@ def record(
         }
     )
     event = AuditEvent(
-        occurred_at=now,
+        # In UTC: SQLite stores the wall time without its offset, so a +08:00 ``now`` would
+        # otherwise be read back eight hours off (and no longer match ``canonical``).
+        occurred_at=now.astimezone(dt.UTC),
         actor=actor,
         action=action,
         subject_type=subject_type,

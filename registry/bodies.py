@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from registry import audit
 from registry.errors import Conflict, InvalidInput, NotFound, StaleEdit
@@ -39,7 +40,22 @@ TRANSITIONS = {
     ("suspended", "active"): "restore",
     ("withdrawn", "active"): "restore",
 }
-MAX_FUTURE_EFFECTIVE = dt.timedelta(days=366)
+# The registry's reference calendar is China Standard Time (as app.clock.today): a change "from
+# today" entered at 02:00 in Beijing belongs to that Chinese day, not to the previous UTC one.
+REGISTRY_TIMEZONE = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def registry_today(now: dt.datetime) -> dt.date:
+    """The registry's calendar day (China Standard Time) at the instant ``now``."""
+    return now.astimezone(REGISTRY_TIMEZONE).date()
+
+
+def latest_effective_date(today: dt.date) -> dt.date:
+    """The furthest a status change may be scheduled: one calendar year after ``today``."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
 
 
 @dataclass
@@ -135,6 +151,13 @@ def _clean(data: BodyInput) -> BodyInput:
     country = (data.country or "CN").strip().upper()
     if len(country) != 2 or not country.isalpha():
         raise InvalidInput("country must be an ISO 3166 alpha-2 code", field="country")
+    credit_code = None
+    if data.credit_code and data.credit_code.strip():
+        try:
+            # Normalized here (upper case, full-width folded) so lookups and storage agree.
+            credit_code = check_credit_code(data.credit_code).normalized
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="credit_code") from exc
     identifiers: dict[str, str] = {}
     for scheme, raw in data.identifiers.items():
         if not raw or not raw.strip():
@@ -148,7 +171,7 @@ def _clean(data: BodyInput) -> BodyInput:
         kind=data.kind,
         name_zh=data.name_zh.strip(),
         name_en=data.name_en.strip(),
-        credit_code=(data.credit_code or "").strip().upper() or None,
+        credit_code=credit_code,
         country=country,
         province=data.province,
         address=data.address.strip(),
@@ -163,10 +186,7 @@ def _clean(data: BodyInput) -> BodyInput:
 def _apply_organization(session: Session, body: Body | None, data: BodyInput) -> Organization:
     warning = None
     if data.credit_code:
-        try:
-            warning = check_credit_code(data.credit_code).warning
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="credit_code") from exc
+        warning = check_credit_code(data.credit_code).warning  # the shape was checked by _clean
         org = session.scalar(select(Organization).where(Organization.credit_code == data.credit_code))
         if org is None:
             org = body.organization if body is not None and body.organization.credit_code is None else None
@@ -174,7 +194,12 @@ def _apply_organization(session: Session, body: Body | None, data: BodyInput) ->
             org = Organization(credit_code=data.credit_code)
             session.add(org)
     else:
-        org = body.organization if body is not None else Organization(credit_code=None)
+        # Without a credit code a body keeps (or gets) an organization of its own: clearing the
+        # code must not strip it from an organization that other bodies share.
+        if body is not None and body.organization.credit_code is None:
+            org = body.organization
+        else:
+            org = Organization(credit_code=None)
         session.add(org)
     org.credit_code = data.credit_code
     org.credit_code_warning = warning
@@ -187,16 +212,20 @@ def _apply_organization(session: Session, body: Body | None, data: BodyInput) ->
     return org
 
 
-def _apply_identifiers(session: Session, body: Body, identifiers: dict[str, str]) -> None:
+def _check_identifier_clashes(session: Session, body_id: int | None, identifiers: dict[str, str]) -> None:
+    # Checked before anything is changed, so a Conflict leaves the session exactly as it was.
     for scheme, value in identifiers.items():
         clash = session.scalar(
             select(BodyIdentifier).where(BodyIdentifier.scheme == scheme, BodyIdentifier.value == value)
         )
-        if clash is not None and clash.body_id != body.id:
+        if clash is not None and clash.body_id != body_id:
             raise Conflict(
                 f"{scheme} identifier {value} already belongs to body {clash.body.code}",
                 field=f"identifiers.{scheme}",
             )
+
+
+def _apply_identifiers(body: Body, identifiers: dict[str, str]) -> None:
     current = {i.scheme: i for i in body.identifiers}
     for scheme, ident in current.items():
         if scheme not in identifiers:
@@ -213,6 +242,7 @@ def create_body(session: Session, data: BodyInput, *, actor: str, now: dt.dateti
     data = _clean(data)
     if session.scalar(select(Body.id).where(Body.code == data.code)) is not None:
         raise Conflict(f"a body with code {data.code!r} already exists", field="code")
+    _check_identifier_clashes(session, None, data.identifiers)
     org = _apply_organization(session, None, data)
     body = Body(
         code=data.code,
@@ -225,8 +255,7 @@ def create_body(session: Session, data: BodyInput, *, actor: str, now: dt.dateti
         updated_at=now,
     )
     session.add(body)
-    session.flush()
-    _apply_identifiers(session, body, data.identifiers)
+    _apply_identifiers(body, data.identifiers)
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:create", subject_type="body",
@@ -260,17 +289,21 @@ def update_body(
         raise InvalidInput("a body's code cannot change", field="code")
     if data.kind != body.kind:
         raise InvalidInput("a body's kind cannot change; withdraw it and add a new one", field="kind")
+    _check_identifier_clashes(session, body.id, data.identifiers)
     before = body_snapshot(body)
     body.organization = _apply_organization(session, body, data)
     body.contact_name = data.contact_name
     body.contact_email = data.contact_email
     body.contact_phone = data.contact_phone
-    _apply_identifiers(session, body, data.identifiers)
+    _apply_identifiers(body, data.identifiers)
     after = body_snapshot(body)
     if after == before:
         session.expire(body.organization)
         return body
     body.updated_at = now
+    # Always UPDATE the body row, so its version moves on even when only organization or
+    # identifier rows changed and the clock reads the same instant as the last edit.
+    flag_modified(body, "updated_at")
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:update", subject_type="body",
@@ -415,7 +448,7 @@ def change_status(
     effective: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Authorization:
-    """Suspend, withdraw or restore a scope line from ``effective`` (default: today).
+    """Suspend, withdraw or restore a scope line from ``effective`` (default: today in China).
 
     History is append-only: the effective date may not precede the last recorded change.
     """
@@ -436,14 +469,15 @@ def change_status(
             f"cannot change an authorization from {authorization.status} to {new_status}",
             field="status",
         )
-    effective = effective or now.date()
+    today = registry_today(now)
+    effective = effective or today
     last = authorization.periods[-1]
     if effective < last.effective_from:
         raise InvalidInput(
             f"the effective date cannot precede the last recorded change ({last.effective_from})",
             field="effective",
         )
-    if effective > now.date() + MAX_FUTURE_EFFECTIVE:
+    if effective > latest_effective_date(today):
         raise InvalidInput("the effective date is more than a year ahead", field="effective")
     before = authorization_snapshot(authorization)
     last.effective_until = effective
@@ -478,14 +512,23 @@ def change_body_status(
     now: dt.datetime,
     effective: dt.date | None = None,
 ) -> list[Authorization]:
-    """Apply a status to every scope line of a body that can take it; return the lines changed."""
+    """Apply a status to every scope line of a body that can take it; return the lines changed.
+
+    All or nothing: every line is checked before the first one changes.
+    """
     body = get_body(session, code)
+    lines = [a for a in body.authorizations if (a.status, new_status) in TRANSITIONS]
+    day = effective or registry_today(now)
+    for line in lines:
+        if day < line.periods[-1].effective_from:
+            raise InvalidInput(
+                f"the effective date cannot precede the last recorded change of line {line.id} "
+                f"({line.periods[-1].effective_from})",
+                field="effective",
+            )
     changed = [
-        change_status(
-            session, a.id, new_status, reason=reason, actor=actor, now=now, effective=effective
-        )
-        for a in body.authorizations
-        if (a.status, new_status) in TRANSITIONS
+        change_status(session, a.id, new_status, reason=reason, actor=actor, now=now, effective=effective)
+        for a in lines
     ]
     if not changed:
         raise Conflict(f"no authorization of body {code} can become {new_status}", field="status")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from registry.models import Body
 from registry.queries import authorization_status_on
@@ -19,6 +20,7 @@ COLUMNS = [
     "website", "cnca", "cnas", "cma", "eu_nb", "niosh", "other", "jurisdiction", "scheme",
     "category", "standards", "tests", "valid_from", "valid_until", "status",
 ]
+IDENTIFIER_COLUMNS = ("cnca", "cnas", "cma", "eu_nb", "niosh", "other")
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -50,7 +52,7 @@ def rows(bodies: Iterable[Body], day: dt.date) -> list[dict[str, Any]]:
                     "province": org.province or "",
                     "address": org.address,
                     "website": org.website,
-                    **{scheme: ids.get(scheme, "") for scheme in ("cnca", "cnas", "cma", "eu_nb", "niosh", "other")},
+                    **{scheme: ids.get(scheme, "") for scheme in IDENTIFIER_COLUMNS},
                     "jurisdiction": line.jurisdiction,
                     "scheme": line.scheme,
                     "category": line.category,
@@ -71,7 +73,16 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
+def _xlsx_cell(value: Any) -> Any:
+    # XML cannot hold most control characters (pasted from Word or PDFs, e.g. a vertical tab);
+    # openpyxl raises on them, which would turn the whole export into a server error.
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return _safe_cell(value)
+
+
 def to_csv(data: list[dict[str, Any]]) -> bytes:
+    """UTF-8 CSV with a BOM and CRLF line ends, formula-like cells quoted."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
@@ -82,18 +93,21 @@ def to_csv(data: list[dict[str, Any]]) -> bytes:
 
 
 def to_xlsx(data: list[dict[str, Any]], day: dt.date) -> bytes:
+    """One worksheet named after ``day``; formula-like cells quoted, control characters dropped."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=f"as of {day.isoformat()}")
     sheet.append(COLUMNS)
     for row in data:
-        sheet.append([_safe_cell(row[c]) for c in COLUMNS])
+        sheet.append([_xlsx_cell(row[c]) for c in COLUMNS])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
 def to_json(data: list[dict[str, Any]], day: dt.date) -> bytes:
-    return json.dumps({"as_of": day.isoformat(), "count": len(data), "items": data}, ensure_ascii=False).encode("utf-8")
+    """``{"as_of", "count", "items"}`` as UTF-8 JSON; values verbatim (no spreadsheet quoting)."""
+    payload = {"as_of": day.isoformat(), "count": len(data), "items": data}
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def render(fmt: str, bodies: Iterable[Body], day: dt.date) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -30,8 +31,8 @@ def check_credit_code(raw: str) -> CreditCodeCheck:
     A wrong shape (length, characters outside the alphabet) raises ``ValueError``. A wrong
     check character only warns: some early pilot-region codes fail the check yet are real.
     """
-    code = raw.strip().upper()
-    if not _USCC_SHAPE.match(code):
+    code = _fold(raw).strip().upper()
+    if not _USCC_SHAPE.fullmatch(code):
         raise ValueError(
             "a unified social credit code has 18 characters from 0-9 and A-Y without I, O, S, V, Z"
         )
@@ -43,14 +44,20 @@ def check_credit_code(raw: str) -> CreditCodeCheck:
     return CreditCodeCheck(code, None)
 
 
+def _fold(raw: str) -> str:
+    """Fold full-width letters, digits and hyphens (typed with a Chinese IME) to ASCII."""
+    return unicodedata.normalize("NFKC", raw)
+
+
+# re.ASCII: without it \d also matches Arabic-Indic and other non-ASCII digits.
 IDENTIFIER_SCHEMES: dict[str, re.Pattern[str]] = {
     # CNCA approval numbers look like CNCA-R-2002-001 / CNCA-L-2017-123.
-    "cnca": re.compile(r"^CNCA-[A-Z]{1,2}-\d{4}-\d{2,4}$"),
-    "cnas": re.compile(r"^CNAS (L\d{4,5}|C\d{3}-[PM])$"),
-    "cma": re.compile(r"^\d{12}$"),
-    "eu_nb": re.compile(r"^\d{4}$"),
-    "niosh": re.compile(r"^TC-(84A|21C)-\d{4}$"),
-    "other": re.compile(r"^.{1,64}$"),
+    "cnca": re.compile(r"^CNCA-[A-Z]{1,2}-\d{4}-\d{2,4}$", re.ASCII),
+    "cnas": re.compile(r"^CNAS (L\d{4,5}|C\d{3}-[PM])$", re.ASCII),
+    "cma": re.compile(r"^\d{12}$", re.ASCII),
+    "eu_nb": re.compile(r"^\d{4}$", re.ASCII),
+    "niosh": re.compile(r"^TC-(84A|21C)-\d{4}$", re.ASCII),
+    "other": re.compile(r"^.{1,64}$", re.ASCII),
 }
 
 
@@ -58,13 +65,13 @@ def normalize_identifier(scheme: str, raw: str) -> str:
     """Normalize and validate a body identifier; raise ``ValueError`` naming the expected form."""
     if scheme not in IDENTIFIER_SCHEMES:
         raise ValueError(f"unknown identifier scheme {scheme!r}")
-    value = " ".join(raw.strip().split())
+    value = " ".join(_fold(raw).split())
     if scheme in ("cnca", "niosh"):
         value = value.upper()
     if scheme == "cnas":
         value = value.upper()
         if not value.startswith("CNAS "):
             value = "CNAS " + value.removeprefix("CNAS").strip()
-    if not IDENTIFIER_SCHEMES[scheme].match(value):
+    if not IDENTIFIER_SCHEMES[scheme].fullmatch(value):
         raise ValueError(f"{value!r} is not a valid {scheme} identifier")
     return value

@@ -153,7 +153,9 @@ def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
                 ),
             )
         )
-    return query.order_by(Organization.province, Body.code)
+    # NULLS LAST spelled out: SQLite sorts NULL first and PostgreSQL last, and the list must
+    # read the same on both (bodies without a province, i.e. foreign ones, after the provinces).
+    return query.order_by(Organization.province.asc().nulls_last(), Body.code)
 
 
 def search_bodies(
@@ -164,7 +166,11 @@ def search_bodies(
     page: int = 1,
     per_page: int = 20,
 ) -> Page:
-    """One page of bodies matching ``filters`` as of ``filters.as_of`` (default ``today``)."""
+    """One page of bodies matching ``filters`` as of ``filters.as_of`` (default ``today``).
+
+    A page number below 1 means the first page (PostgreSQL refuses a negative OFFSET).
+    """
+    page, per_page = max(1, page), max(1, per_page)
     day = filters.as_of or today
     ids_query = body_ids_query(filters, day)
     total = session.scalar(select(func.count()).select_from(ids_query.order_by(None).subquery())) or 0

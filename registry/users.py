@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from argon2 import PasswordHasher
@@ -66,7 +67,9 @@ def create_user(
     audit.record(
         session, now=now, actor=actor, action="user:create", subject_type="user",
         subject_key=username, before=None,
-        after={"username": username, "role": role, "body": body_code},
+        # Only body operators belong to a body: a body named for any other role is not stored,
+        # so the audit trail must not claim it either.
+        after={"username": username, "role": role, "body": body_code if body_id is not None else None},
     )
     return user
 
@@ -75,10 +78,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """Return the active user with these credentials, else None; rehash outdated hashes."""
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None or not user.is_active:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)
