@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.bodies import get_body
+from registry.bodies import get_body, registry_today
 from registry.errors import Conflict, ImportRejected, InvalidInput, NotFound, PermissionDenied, StaleEdit
 from registry.identifiers import check_credit_code
 from registry.models import (
@@ -233,7 +233,7 @@ def register_certificate(
     body = get_body(session, body_code)
     if body.kind != BodyKind.CERTIFICATION_BODY.value:
         raise PermissionDenied(f"{body.code} is not a certification body")
-    today = today or now.date()
+    today = today or registry_today(now)
     problems = _Problems()
     labs = _check(session, body, data, today, problems)
     number = data.number.strip()

@@ -18,7 +18,8 @@ PASSWORD = "correct horse battery staple"
 
 def credit_code(seed: int) -> str:
     """A valid GB 32100 code derived from ``seed``."""
-    body = "91" + "110000" + "".join(USCC_ALPHABET[(seed * 7 + i * 3) % 31] for i in range(9))
+    # Base-31 digits of the seed, so distinct seeds (below 31**9) give distinct codes.
+    body = "91" + "110000" + "".join(USCC_ALPHABET[(seed // 31**i) % 31] for i in range(9))
     return body + uscc_check_character(body)
 
 
