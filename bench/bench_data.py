@@ -17,8 +17,16 @@ from sqlalchemy.engine import Engine
 
 from registry.db import Base
 from registry.identifiers import uscc_check_character
-from registry.models import Authorization, Body, BodyIdentifier, Organization, StatusPeriod
+from registry.models import (
+    Authorization,
+    AuthorizationTimeline,
+    Body,
+    BodyIdentifier,
+    Organization,
+    StatusPeriod,
+)
 from registry.reference import category_rows, jurisdiction_rows, provinces
+from registry.timeline import Period, compute, timeline_rows
 
 MAINLAND = [code for code in provinces() if int(code) < 70]
 FOREIGN_COUNTRIES = ["DE", "FR", "IT", "GB", "US", "JP", "KR"]
@@ -85,7 +93,8 @@ def generate(rng: random.Random, n_bodies: int, n_lines: int, today: dt.date, no
     categories = [r["category"] for r in category_rows()]
     jurisdictions = [r["code"] for r in jurisdiction_rows()]
     rows: dict[str, list[dict[str, Any]]] = {
-        "organization": [], "body": [], "body_identifier": [], "authorization": [], "status_period": []
+        "organization": [], "body": [], "body_identifier": [], "authorization": [], "status_period": [],
+        "authorization_timeline": [],
     }
     info = BenchData(bodies=n_bodies)
     statuses = {"active": 0, "suspended": 0, "withdrawn": 0, "restored": 0, "expired": 0}
@@ -109,13 +118,16 @@ def generate(rng: random.Random, n_bodies: int, n_lines: int, today: dt.date, no
         rows["body"].append({
             "id": body_id, "code": f"{CODE_PREFIXES[kind]}-{body_id:06d}", "kind": kind,
             "organization_id": body_id, "contact_name": "", "contact_email": "", "contact_phone": "",
-            "created_at": now, "updated_at": now, "version": 1,
+            "created_at": now, "updated_at": now, "version": 1, "search_text": "",
         })
         schemes = {"certification_body": ("cnca", f"CNCA-R-{2002 + body_id % 20}-{body_id // 20:04d}"),
                    "testing_lab": ("cnas", f"CNAS L{body_id:05d}"),
                    "inspection_body": ("cma", f"{body_id:012d}")}
         scheme, value = schemes[kind]
         rows["body_identifier"].append({"id": body_id, "body_id": body_id, "scheme": scheme, "value": value})
+        organization, body = rows["organization"][-1], rows["body"][-1]
+        parts = [zh, en, body["code"], organization["credit_code"] or "", value]
+        body["search_text"] = "\n".join(p for p in parts if p).lower()  # as registry.bodies.search_text_of
         if body_id % 500 == 0:
             credit_code = rows["organization"][-1]["credit_code"]
             code = rows["body"][-1]["code"]
@@ -142,6 +154,7 @@ def generate(rng: random.Random, n_bodies: int, n_lines: int, today: dt.date, no
                 days = sorted(rng.sample(range(1, (today - valid_from).days), len(changes)))
                 dates += [valid_from + dt.timedelta(days=d) for d in days]
             sequence = ["active", *changes]
+            periods: list[Period] = []
             for k, status in enumerate(sequence):
                 period_id += 1
                 rows["status_period"].append({
@@ -150,6 +163,10 @@ def generate(rng: random.Random, n_bodies: int, n_lines: int, today: dt.date, no
                     "effective_until": dates[k + 1] if k + 1 < len(dates) else None,
                     "reason": "benchmark", "recorded_at": now, "actor": "bench",
                 })
+                periods.append(Period(status, dates[k], dates[k + 1] if k + 1 < len(dates) else None))
+            segments = compute(valid_from, valid_until, periods)
+            for row in timeline_rows(line_id, body_id, category, jurisdiction, segments):
+                rows["authorization_timeline"].append({"id": len(rows["authorization_timeline"]) + 1, **row})
             rows["authorization"].append({
                 "id": line_id, "body_id": body_id, "jurisdiction": jurisdiction,
                 "scheme": SCHEMES[jurisdiction], "category": category, "standards": "", "tests": "",
@@ -162,7 +179,7 @@ def generate(rng: random.Random, n_bodies: int, n_lines: int, today: dt.date, no
 # In foreign-key order.
 TABLES: tuple[Table, ...] = tuple(
     Base.metadata.tables[model.__tablename__]
-    for model in (Organization, Body, BodyIdentifier, Authorization, StatusPeriod)
+    for model in (Organization, Body, BodyIdentifier, Authorization, StatusPeriod, AuthorizationTimeline)
 )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from registry import audit
+from registry import audit, timeline
 from registry.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from registry.identifiers import check_credit_code, normalize_identifier
 from registry.models import (
@@ -121,6 +121,24 @@ def authorization_snapshot(authorization: Authorization) -> dict[str, Any]:
         "valid_until": authorization.valid_until,
         "status": authorization.status,
     }
+
+
+def search_text_of(body: Body) -> str:
+    """What free-text search matches: names, code, credit code and identifiers, lower-cased."""
+    org = body.organization
+    parts = [org.name_zh, org.name_en, body.code, org.credit_code or ""]
+    parts.extend(i.value for i in body.identifiers)
+    return "\n".join(p for p in parts if p).lower()
+
+
+def _refresh_search_text(session: Session, body: Body) -> None:
+    # Bodies can share an organization (one company, a certification body and a lab), and
+    # editing one changes the names the others are found by.
+    body.search_text = search_text_of(body)
+    for other in session.scalars(
+        select(Body).where(Body.organization_id == body.organization.id, Body.id != body.id)
+    ):
+        other.search_text = search_text_of(other)
 
 
 def get_body(session: Session, code: str) -> Body:
@@ -256,6 +274,7 @@ def create_body(session: Session, data: BodyInput, *, actor: str, now: dt.dateti
     )
     session.add(body)
     _apply_identifiers(body, data.identifiers)
+    body.search_text = search_text_of(body)
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:create", subject_type="body",
@@ -304,6 +323,7 @@ def update_body(
     # Always UPDATE the body row, so its version moves on even when only organization or
     # identifier rows changed and the clock reads the same instant as the last edit.
     flag_modified(body, "updated_at")
+    _refresh_search_text(session, body)
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:update", subject_type="body",
@@ -384,6 +404,7 @@ def grant_authorization(
     )
     session.add(authorization)
     session.flush()
+    timeline.refresh(session, authorization)
     audit.record(
         session, now=now, actor=actor, action="body:authorization:grant",
         subject_type="authorization", subject_key=f"{body.code}/{authorization.id}",
@@ -429,6 +450,7 @@ def update_authorization(
     if after == before:
         return authorization
     session.flush()
+    timeline.refresh(session, authorization)
     audit.record(
         session, now=now, actor=actor, action="body:authorization:update",
         subject_type="authorization", subject_key=f"{authorization.body.code}/{authorization.id}",
@@ -493,6 +515,7 @@ def change_status(
     )
     authorization.status = new_status
     session.flush()
+    timeline.refresh(session, authorization)
     after = authorization_snapshot(authorization) | {"effective": effective}
     audit.record(
         session, now=now, actor=actor, action=f"body:authorization:{verb}",

@@ -37,7 +37,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # An AUTOCOMMIT connection (ANALYZE, VACUUM) must not be wrapped in a transaction that the
+    # pool would then roll back.
+    if connection.get_isolation_level() != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

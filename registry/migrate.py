@@ -30,3 +30,18 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
     with Session(engine) as session, session.begin():
         sync_reference_data(session)
+    refresh_statistics(engine)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Refresh the query planner's statistics on SQLite (PostgreSQL's autovacuum does its own).
+
+    Without them SQLite drives list queries from the least selective index; run after
+    migrations and bulk changes (demo data, imports). ``analysis_limit`` keeps it to milliseconds.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        connection.exec_driver_sql("ANALYZE")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -94,6 +95,9 @@ class Body(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Lower-cased names, code, credit code and identifiers: free-text search is one LIKE on one
+    # column (maintained by registry.bodies; Python lower-cases, as SQLite's lower() is ASCII-only).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     identifiers: Mapped[list[BodyIdentifier]] = relationship(
@@ -177,6 +181,30 @@ class StatusPeriod(Base):
     actor: Mapped[str] = mapped_column(String(100))
 
     authorization: Mapped[Authorization] = relationship(back_populates="periods")
+
+
+class AuthorizationTimeline(Base):
+    """Derived: a scope line's displayed status over time (see registry.timeline). Never edited by hand."""
+
+    __tablename__ = "authorization_timeline"
+    __table_args__ = (
+        # Covers "does body B have a line with status S on day D" without touching the table.
+        Index("ix_authorization_timeline_body", "body_id", "status", "starts", "ends"),
+        Index("ix_authorization_timeline_scope", "category", "jurisdiction", "status", "starts", "body_id"),
+        # Covers "which bodies had a line with status S on day D" as one index-only range scan.
+        Index("ix_authorization_timeline_as_of", "status", "starts", "ends", "body_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authorization_id: Mapped[int] = mapped_column(
+        ForeignKey("authorization.id", ondelete="CASCADE"), index=True
+    )
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    starts: Mapped[dt.date] = mapped_column(Date)
+    ends: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class User(Base):

@@ -39,7 +39,13 @@ from app.filters import parse_body_filters
 from registry import exports
 from registry.bodies import get_body
 from registry.models import Category, Jurisdiction
-from registry.queries import STATUSES, all_matching_bodies, is_authorized, search_bodies
+from registry.queries import (
+    STATUSES,
+    all_matching_bodies,
+    authorization_status_on,
+    is_authorized,
+    search_bodies,
+)
 
 
 def _page_link(args: dict[str, str], page: int) -> str:
@@ -61,7 +67,7 @@ def list_bodies() -> Response:
         "per_page": result.per_page,
         "total": result.total,
         "pages": result.pages,
-        "items": [body_view(body, result.as_of) for body in result.items],
+        "items": [body_view(body, result.as_of, result.line_status) for body in result.items],
         "links": {
             "self": _page_link(args, page),
             "next": _page_link(args, page + 1) if page < result.pages else None,
@@ -118,7 +124,7 @@ def authorized() -> Response:
     day: dt.date = args.get("date") or clock.today()
     answer = is_authorized(session, body.code, args["category"], args["jurisdiction"], day)
     lines = [
-        authorization_view(line, day)
+        authorization_view(line, authorization_status_on(line, day))
         for line in body.authorizations
         if line.category == args["category"] and line.jurisdiction == args["jurisdiction"]
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import url_for
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.models import AuditEvent, Authorization, Body, Category, Jurisdiction, StatusPeriod
-from registry.queries import authorization_status_on, body_status_on
+from registry.queries import authorization_status_on, headline_status
 from registry.reference import provinces
 
 
@@ -19,7 +20,10 @@ def body_url(code: str) -> str:
     return url_for("public.body", code=code, _external=True)
 
 
-def authorization_view(line: Authorization, day: dt.date) -> dict[str, Any]:
+StatusOf = Callable[[Authorization], "str | None"]
+
+
+def authorization_view(line: Authorization, status: str | None) -> dict[str, Any]:
     return {
         "id": line.id,
         "jurisdiction": line.jurisdiction,
@@ -29,7 +33,7 @@ def authorization_view(line: Authorization, day: dt.date) -> dict[str, Any]:
         "tests": line.tests,
         "valid_from": line.valid_from,
         "valid_until": line.valid_until,
-        "status": authorization_status_on(line, day),
+        "status": status,
     }
 
 
@@ -42,8 +46,14 @@ def period_view(period: StatusPeriod) -> dict[str, Any]:
     }
 
 
-def body_view(body: Body, day: dt.date) -> dict[str, Any]:
-    """A body as of ``day``: its own fields, identifiers and every scope line with its status."""
+def body_view(body: Body, day: dt.date, status_of: StatusOf | None = None) -> dict[str, Any]:
+    """A body as of ``day``: its own fields, identifiers and every scope line with its status.
+
+    ``status_of`` gives a line's status when the caller already knows it (a list page reads the
+    statuses from the timeline); by default it is computed from the line's loaded periods.
+    """
+    line_status = status_of or (lambda line: authorization_status_on(line, day))
+    statuses = {line.id: line_status(line) for line in body.authorizations}
     org = body.organization
     province = provinces().get(org.province or "")
     return {
@@ -61,8 +71,8 @@ def body_view(body: Body, day: dt.date) -> dict[str, Any]:
         "address": org.address,
         "website": org.website,
         "identifiers": {i.scheme: i.value for i in body.identifiers},
-        "status": body_status_on(body, day),
-        "authorizations": [authorization_view(line, day) for line in body.authorizations],
+        "status": headline_status(statuses.values()),
+        "authorizations": [authorization_view(line, statuses[line.id]) for line in body.authorizations],
         "url": body_url(body.code),
     }
 

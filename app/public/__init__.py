@@ -108,7 +108,6 @@ def _render_list(page: ListPage, *, result: Page | None = None, problems: list[s
         title=page.title,
         show_kind=len(page.kinds) > 1,
         args=request.args,
-        body_status_on=body_status_on,
         **reference_choices(get_session()),
     )
 
