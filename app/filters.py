@@ -6,13 +6,12 @@ import datetime as dt
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.i18n import LANGUAGES
-from registry.models import BodyKind, Category, Jurisdiction
+from registry.models import BodyKind
 from registry.queries import STATUSES, BodyFilter
-from registry.reference import provinces
+from registry.reference import provinces, reference_snapshot
 
 MAX_PAGE = 10_000
 
@@ -65,9 +64,10 @@ def parse_body_filters(
     """Validate query args against the schema and the reference tables; return filter, page, per_page."""
     data = BodyListArgs().load(args)
     errors: dict[str, list[str]] = {}
-    if "category" in data and session.get(Category, data["category"]) is None:
+    snapshot = reference_snapshot(session)
+    if "category" in data and data["category"] not in snapshot.category_codes:
         errors["category"] = [f"unknown category {data['category']!r}"]
-    if "jurisdiction" in data and session.get(Jurisdiction, data["jurisdiction"]) is None:
+    if "jurisdiction" in data and data["jurisdiction"] not in snapshot.jurisdiction_codes:
         errors["jurisdiction"] = [f"unknown jurisdiction {data['jurisdiction']!r}"]
     if "province" in data and data["province"] not in provinces():
         errors["province"] = [f"unknown province code {data['province']!r}"]
@@ -98,9 +98,10 @@ def parse_body_filters(
 
 def reference_choices(session: Session) -> dict[str, Any]:
     """Categories and jurisdictions for filter drop-downs."""
+    snapshot = reference_snapshot(session)
     return {
-        "categories": list(session.scalars(select(Category).order_by(Category.sort_order))),
-        "jurisdictions": list(session.scalars(select(Jurisdiction).order_by(Jurisdiction.sort_order))),
+        "categories": snapshot.categories,
+        "jurisdictions": snapshot.jurisdictions,
         "provinces": list(provinces().values()),
         "statuses": STATUSES,
     }

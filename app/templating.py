@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask, g
-from sqlalchemy import select
+from flask import Flask
 
 from app.database import get_session
 from app.i18n import N_, gettext, localized
-from registry.models import Category, Jurisdiction
-from registry.reference import provinces
+from registry.reference import ReferenceItem, provinces, reference_snapshot
 
 # Stored codes (kinds, statuses, identifier schemes, audit actions) are not words: these tables give
 # the English label, which is also the catalog key for the Chinese.
@@ -72,16 +70,12 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
-def _categories() -> dict[str, Category]:
-    if "categories" not in g:
-        g.categories = {c.code: c for c in get_session().scalars(select(Category))}
-    return g.categories  # type: ignore[no-any-return]
+def _categories() -> dict[str, ReferenceItem]:
+    return {c.code: c for c in reference_snapshot(get_session()).categories}
 
 
-def _jurisdictions() -> dict[str, Jurisdiction]:
-    if "jurisdictions" not in g:
-        g.jurisdictions = {j.code: j for j in get_session().scalars(select(Jurisdiction))}
-    return g.jurisdictions  # type: ignore[no-any-return]
+def _jurisdictions() -> dict[str, ReferenceItem]:
+    return {j.code: j for j in reference_snapshot(get_session()).jurisdictions}
 
 
 def category_name(code: str) -> str:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
 
 from flask import Flask  # noqa: E402
-from sqlalchemy import event, func, make_url, select, text  # noqa: E402
+from sqlalchemy import event, make_url, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from app import create_app  # noqa: E402

@@ -131,14 +131,17 @@ def search_text_of(body: Body) -> str:
     return "\n".join(p for p in parts if p).lower()
 
 
-def _refresh_search_text(session: Session, body: Body) -> None:
-    # Bodies can share an organization (one company, a certification body and a lab), and
-    # editing one changes the names the others are found by.
+def _refresh_derived(session: Session, body: Body) -> None:
+    # Set before anything flushes, so the edit is one UPDATE and one version step.
     body.search_text = search_text_of(body)
-    for other in session.scalars(
-        select(Body).where(Body.organization_id == body.organization.id, Body.id != body.id)
-    ):
-        other.search_text = search_text_of(other)
+    body.list_key = timeline.list_key(body.organization.province, body.code)
+    session.flush()
+    # Bodies can share an organization (one company, a certification body and a lab), and
+    # editing one changes the names and province the others are found and listed by.
+    for each in session.scalars(select(Body).where(Body.organization_id == body.organization.id)):
+        each.search_text = search_text_of(each)
+        each.list_key = timeline.list_key(each.organization.province, each.code)
+        timeline.refresh_body(session, each)
 
 
 def get_body(session: Session, code: str) -> Body:
@@ -275,6 +278,7 @@ def create_body(session: Session, data: BodyInput, *, actor: str, now: dt.dateti
     session.add(body)
     _apply_identifiers(body, data.identifiers)
     body.search_text = search_text_of(body)
+    body.list_key = timeline.list_key(org.province, body.code)
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:create", subject_type="body",
@@ -323,7 +327,7 @@ def update_body(
     # Always UPDATE the body row, so its version moves on even when only organization or
     # identifier rows changed and the clock reads the same instant as the last edit.
     flag_modified(body, "updated_at")
-    _refresh_search_text(session, body)
+    _refresh_derived(session, body)
     session.flush()
     audit.record(
         session, now=now, actor=actor, action="body:update", subject_type="body",

@@ -23,6 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.db import Base
 
+# List order is by bytes ("C"): PostgreSQL's locale collation sorts several times slower, and
+# SQLite's default BINARY is the same order, so both databases list bodies identically.
+LIST_KEY = String(48).with_variant(String(48, collation="C"), "postgresql")
+
 
 class BodyKind(enum.StrEnum):
     CERTIFICATION_BODY = "certification_body"
@@ -98,6 +102,8 @@ class Body(Base):
     # Lower-cased names, code, credit code and identifiers: free-text search is one LIKE on one
     # column (maintained by registry.bodies; Python lower-cases, as SQLite's lower() is ASCII-only).
     search_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # Display order of lists: province (foreign bodies last), then code; see registry.timeline.list_key.
+    list_key: Mapped[str] = mapped_column(LIST_KEY, default="", server_default=text("''"), index=True)
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     identifiers: Mapped[list[BodyIdentifier]] = relationship(
@@ -202,6 +208,36 @@ class AuthorizationTimeline(Base):
     body_id: Mapped[int] = mapped_column(ForeignKey("body.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(32))
     jurisdiction: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    starts: Mapped[dt.date] = mapped_column(Date)
+    ends: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class BodyTimeline(Base):
+    """Derived: per body, the days on which it had at least one line with ``status``.
+
+    Intervals of one body and status never overlap, so "bodies with an active line on D" is a
+    plain range scan with no DISTINCT, and kind, province and list order are copied here so the
+    list query touches this table alone. Status "listed" covers every day from the body's first
+    line on (the unfiltered list as of D). Rewritten by registry.timeline on every line change.
+    """
+
+    __tablename__ = "body_timeline"
+    __table_args__ = (
+        # Counting: an index-only range scan over every filter column.
+        Index("ix_body_timeline_as_of", "status", "starts", "ends", "kind", "province", "body_id"),
+        # A page: walk one status in list order and stop after ``per_page`` matches.
+        Index(
+            "ix_body_timeline_order", "status", "list_key", "starts", "ends", "kind", "province", "body_id"
+        ),
+        Index("ix_body_timeline_body", "body_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    province: Mapped[str | None] = mapped_column(String(2))
+    list_key: Mapped[str] = mapped_column(LIST_KEY)
     status: Mapped[str] = mapped_column(String(16))
     starts: Mapped[dt.date] = mapped_column(Date)
     ends: Mapped[dt.date | None] = mapped_column(Date)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry.models import (
@@ -14,8 +15,9 @@ from registry.models import (
     AuthorizationStatus,
     AuthorizationTimeline,
     Body,
-    Organization,
+    BodyTimeline,
 )
+from registry.timeline import LISTED
 
 STATUSES = tuple(s.value for s in AuthorizationStatus)
 
@@ -117,14 +119,20 @@ class Page:
     per_page: int
     as_of: dt.date
     filters: BodyFilter = field(default_factory=BodyFilter)
-    # Authorization id -> status on ``as_of``; the page's bodies are loaded without their periods.
+    # Authorization id -> status on ``as_of``, from the timeline.
     statuses: dict[int, str] = field(default_factory=dict)
+    # Body id -> its scope lines as plain rows (the columns of ``LINE_COLUMNS``): a list shows
+    # a summary of them, and rows cost a tenth of ORM objects with their periods.
+    lines_by_body: dict[int, list[Any]] = field(default_factory=dict)
 
-    def line_status(self, authorization: Authorization) -> str | None:
-        return self.statuses.get(authorization.id)
+    def lines(self, body: Body) -> list[Any]:
+        return self.lines_by_body.get(body.id, [])
+
+    def line_status(self, line: Authorization | Any) -> str | None:
+        return self.statuses.get(line.id)
 
     def body_status(self, body: Body) -> str | None:
-        return headline_status(self.statuses.get(a.id) for a in body.authorizations)
+        return headline_status(self.statuses.get(line.id) for line in self.lines(body))
 
     @property
     def pages(self) -> int:
@@ -137,12 +145,31 @@ def _like_pattern(text: str) -> str:
 
 
 def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
-    """The ids of bodies matching ``filters`` on ``day``, ordered for display."""
-    query = select(Body.id).join(Organization, Body.organization_id == Organization.id)
+    """The ids of bodies matching ``filters`` on ``day``, in list order (province, then code)."""
+    text = filters.text.strip() if filters.text else ""
+    if not filters.category and not filters.jurisdiction:
+        # Whole-body question: the per-body timeline answers it from one table, no DISTINCT.
+        query = select(BodyTimeline.body_id).where(
+            BodyTimeline.status == (filters.status or LISTED),
+            BodyTimeline.starts <= day,
+            or_(BodyTimeline.ends.is_(None), BodyTimeline.ends > day),
+        )
+        if filters.kinds:
+            query = query.where(BodyTimeline.kind.in_(filters.kinds))
+        if filters.province:
+            query = query.where(BodyTimeline.province == filters.province)
+        if text:
+            query = query.join(Body, Body.id == BodyTimeline.body_id).where(
+                Body.search_text.like(_like_pattern(text), escape="\\")
+            )
+        return query.order_by(BodyTimeline.list_key)
+    query = select(Body.id)
     if filters.kinds:
         query = query.where(Body.kind.in_(filters.kinds))
     if filters.province:
-        query = query.where(Organization.province == filters.province)
+        # list_key starts with the two-digit province code: a range on its index, no join.
+        successor = f"{int(filters.province) + 1:02d}"
+        query = query.where(Body.list_key >= filters.province, Body.list_key < successor)
     line_conditions: list[ColumnElement[bool]] = [AuthorizationTimeline.body_id == Body.id]
     if filters.category:
         line_conditions.append(AuthorizationTimeline.category == filters.category)
@@ -154,11 +181,9 @@ def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
         # Any line that had started by ``day``, whatever its status then.
         line_conditions.append(AuthorizationTimeline.starts <= day)
     query = query.where(exists().where(*line_conditions))
-    if filters.text and filters.text.strip():
-        query = query.where(Body.search_text.like(_like_pattern(filters.text.strip()), escape="\\"))
-    # NULLS LAST spelled out: SQLite sorts NULL first and PostgreSQL last, and the list must
-    # read the same on both (bodies without a province, i.e. foreign ones, after the provinces).
-    return query.order_by(Organization.province.asc().nulls_last(), Body.code)
+    if text:
+        query = query.where(Body.search_text.like(_like_pattern(text), escape="\\"))
+    return query.order_by(Body.list_key)
 
 
 def search_bodies(
@@ -175,38 +200,68 @@ def search_bodies(
     """
     page, per_page = max(1, page), max(1, per_page)
     day = filters.as_of or today
-    # One query for every matching id, instead of a COUNT plus a page query that would each
-    # evaluate the filters: ids are small, and even 10,000 of them cost less than a second pass.
-    all_ids = list(session.scalars(body_ids_query(filters, day)))
-    ids = all_ids[(page - 1) * per_page : page * per_page]
+    ids_query = body_ids_query(filters, day)
+    if filters.text and filters.text.strip():
+        # A text search matches few bodies but must read every search text: one pass for all
+        # the matching ids, rather than a count and an ordered walk that would each read them all.
+        all_ids = list(session.scalars(ids_query))
+        total, ids = len(all_ids), all_ids[(page - 1) * per_page : page * per_page]
+    else:
+        # An exact count (an index-only range scan on the timelines), then the page: the ordering
+        # column is indexed, so the database walks the list in order and stops after ``per_page``.
+        total = session.scalar(select(func.count()).select_from(ids_query.order_by(None).subquery())) or 0
+        ids = list(session.scalars(ids_query.limit(per_page).offset((page - 1) * per_page)))
     return Page(
-        items=load_bodies(session, ids, with_periods=False),
-        total=len(all_ids),
+        items=load_bodies(session, ids, with_lines=False),
+        total=total,
         page=page,
         per_page=per_page,
         as_of=day,
         filters=filters,
         statuses=line_statuses(session, ids, day),
+        lines_by_body=line_rows(session, ids),
     )
 
 
-def load_bodies(session: Session, ids: list[int], *, with_periods: bool = True) -> list[Body]:
-    """Load bodies with their identifiers and lines (and periods), in the order of ``ids``.
+LINE_COLUMNS = (
+    Authorization.id,
+    Authorization.body_id,
+    Authorization.jurisdiction,
+    Authorization.scheme,
+    Authorization.category,
+    Authorization.standards,
+    Authorization.tests,
+    Authorization.valid_from,
+    Authorization.valid_until,
+)
 
-    Lists pass ``with_periods=False`` and read statuses from ``line_statuses`` instead: the
-    periods are most of the objects and only a body's own page shows them.
+
+def line_rows(session: Session, body_ids: list[int]) -> dict[int, list[Any]]:
+    """The scope lines of these bodies as rows, grouped by body, in display order."""
+    grouped: dict[int, list[Any]] = {body_id: [] for body_id in body_ids}
+    if body_ids:
+        query = (
+            select(*LINE_COLUMNS)
+            .where(Authorization.body_id.in_(body_ids))
+            .order_by(Authorization.jurisdiction, Authorization.category, Authorization.id)
+        )
+        for row in session.execute(query):
+            grouped[row.body_id].append(row)
+    return grouped
+
+
+def load_bodies(session: Session, ids: list[int], *, with_lines: bool = True) -> list[Body]:
+    """Load bodies with their identifiers (and lines with their periods), in the order of ``ids``.
+
+    Lists pass ``with_lines=False`` and read lines and statuses as rows (``line_rows``,
+    ``line_statuses``): the lines and periods are most of the objects a page would build.
     """
     if not ids:
         return []
-    lines = selectinload(Body.authorizations)
-    rows = session.scalars(
-        select(Body)
-        .where(Body.id.in_(ids))
-        .options(
-            selectinload(Body.identifiers),
-            lines.selectinload(Authorization.periods) if with_periods else lines,
-        )
-    ).unique()
+    options = [selectinload(Body.identifiers)]
+    if with_lines:
+        options.append(selectinload(Body.authorizations).selectinload(Authorization.periods))
+    rows = session.scalars(select(Body).where(Body.id.in_(ids)).options(*options)).unique()
     by_id = {b.id: b for b in rows}
     return [by_id[i] for i in ids]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -71,3 +72,55 @@ def sync_reference_data(session: Session) -> None:
         jurisdiction.sort_order = int(row["sort_order"])
         session.add(jurisdiction)
     session.flush()
+    forget_reference_snapshots()
+
+
+@dataclass(frozen=True)
+class ReferenceItem:
+    """A category or jurisdiction, detached from any session (safe to cache across requests)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class ReferenceSnapshot:
+    categories: tuple[ReferenceItem, ...]
+    jurisdictions: tuple[ReferenceItem, ...]
+
+    @property
+    def category_codes(self) -> frozenset[str]:
+        return frozenset(c.code for c in self.categories)
+
+    @property
+    def jurisdiction_codes(self) -> frozenset[str]:
+        return frozenset(j.code for j in self.jurisdictions)
+
+
+# Reference tables change only through migrations and sync_reference_data, so every request
+# need not read them again: a minute's staleness at most, per process and database.
+REFERENCE_TTL_SECONDS = 60.0
+_snapshots: dict[str, tuple[float, ReferenceSnapshot]] = {}
+
+
+def reference_snapshot(session: Session, *, now: float | None = None) -> ReferenceSnapshot:
+    """Categories and jurisdictions in display order, cached for REFERENCE_TTL_SECONDS."""
+    clock = time.monotonic() if now is None else now
+    key = str(session.get_bind().engine.url)
+    cached = _snapshots.get(key)
+    if cached is not None and clock - cached[0] < REFERENCE_TTL_SECONDS:
+        return cached[1]
+    categories = session.scalars(select(Category).order_by(Category.sort_order, Category.code))
+    jurisdictions = session.scalars(select(Jurisdiction).order_by(Jurisdiction.sort_order, Jurisdiction.code))
+    snapshot = ReferenceSnapshot(
+        categories=tuple(ReferenceItem(c.code, c.name_zh, c.name_en) for c in categories),
+        jurisdictions=tuple(ReferenceItem(j.code, j.name_zh, j.name_en) for j in jurisdictions),
+    )
+    _snapshots[key] = (clock, snapshot)
+    return snapshot
+
+
+def forget_reference_snapshots() -> None:
+    """Drop the cache (after sync_reference_data in this process, and in tests)."""
+    _snapshots.clear()

@@ -11,15 +11,17 @@ is then a single indexed range condition on one table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from registry.models import Authorization, AuthorizationTimeline
+from registry.models import Authorization, AuthorizationTimeline, Body, BodyTimeline
 
 WITHDRAWN = "withdrawn"
+LISTED = "listed"  # body_timeline only: on the list (any status) from the first line's start
 EXPIRED = "expired"
 ONE_DAY = dt.timedelta(days=1)
 
@@ -80,7 +82,7 @@ def segments_of(authorization: Authorization) -> list[Segment]:
 
 
 def refresh(session: Session, authorization: Authorization) -> None:
-    """Rewrite the timeline rows of one line (after any change to it or its periods)."""
+    """Rewrite the timeline rows of one line, then its body's (after any change to the line)."""
     session.flush()
     session.execute(
         delete(AuthorizationTimeline).where(AuthorizationTimeline.authorization_id == authorization.id)
@@ -89,6 +91,64 @@ def refresh(session: Session, authorization: Authorization) -> None:
                          authorization.jurisdiction, segments_of(authorization))
     if rows:
         session.execute(insert(AuthorizationTimeline), rows)
+    refresh_body(session, authorization.body)
+
+
+def list_key(province: str | None, code: str) -> str:
+    """Sort key of lists: province code, foreign bodies (no province) last, then the body code.
+
+    Province codes are exactly two characters, so plain concatenation orders like the pair.
+    """
+    return (province or "~~") + code
+
+
+def merge(intervals: Iterable[tuple[dt.date, dt.date | None]]) -> list[tuple[dt.date, dt.date | None]]:
+    """Union of half-open intervals ``[starts, ends)`` (``ends`` None: open) as disjoint ones."""
+    merged: list[tuple[dt.date, dt.date | None]] = []
+    for starts, ends in sorted(intervals, key=lambda i: i[0]):
+        if merged and (merged[-1][1] is None or starts <= merged[-1][1]):
+            last_start, last_end = merged[-1]
+            wider = None if last_end is None or ends is None else max(last_end, ends)
+            merged[-1] = (last_start, wider)
+        else:
+            merged.append((starts, ends))
+    return merged
+
+
+def body_rows(
+    body_id: int, kind: str, province: str | None, code: str, segments: Iterable[Segment]
+) -> list[dict[str, object]]:
+    """``body_timeline`` rows from the segments of all of a body's lines."""
+    by_status: dict[str, list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
+    first: dt.date | None = None
+    for segment in segments:
+        by_status[segment.status].append((segment.starts, segment.ends))
+        first = segment.starts if first is None else min(first, segment.starts)
+    if first is not None:
+        by_status[LISTED] = [(first, None)]
+    key = list_key(province, code)
+    return [
+        {"body_id": body_id, "kind": kind, "province": province, "list_key": key,
+         "status": status, "starts": starts, "ends": ends}
+        for status, intervals in sorted(by_status.items())
+        for starts, ends in merge(intervals)
+    ]
+
+
+def refresh_body(session: Session, body: Body) -> None:
+    """Rewrite a body's rows in ``body_timeline`` from its lines' timelines."""
+    session.flush()
+    segments = [
+        Segment(row.status, row.starts, row.ends)
+        for row in session.execute(
+            select(AuthorizationTimeline.status, AuthorizationTimeline.starts, AuthorizationTimeline.ends)
+            .where(AuthorizationTimeline.body_id == body.id)
+        )
+    ]
+    session.execute(delete(BodyTimeline).where(BodyTimeline.body_id == body.id))
+    rows = body_rows(body.id, body.kind, body.organization.province, body.code, segments)
+    if rows:
+        session.execute(insert(BodyTimeline), rows)
 
 
 def timeline_rows(

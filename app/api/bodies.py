@@ -67,7 +67,9 @@ def list_bodies() -> Response:
         "per_page": result.per_page,
         "total": result.total,
         "pages": result.pages,
-        "items": [body_view(body, result.as_of, result.line_status) for body in result.items],
+        "items": [
+            body_view(body, result.as_of, result.line_status, result.lines(body)) for body in result.items
+        ],
         "links": {
             "self": _page_link(args, page),
             "next": _page_link(args, page + 1) if page < result.pages else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import url_for
@@ -23,7 +23,7 @@ def body_url(code: str) -> str:
 StatusOf = Callable[[Authorization], "str | None"]
 
 
-def authorization_view(line: Authorization, status: str | None) -> dict[str, Any]:
+def authorization_view(line: Authorization | Any, status: str | None) -> dict[str, Any]:
     return {
         "id": line.id,
         "jurisdiction": line.jurisdiction,
@@ -46,14 +46,17 @@ def period_view(period: StatusPeriod) -> dict[str, Any]:
     }
 
 
-def body_view(body: Body, day: dt.date, status_of: StatusOf | None = None) -> dict[str, Any]:
+def body_view(
+    body: Body, day: dt.date, status_of: StatusOf | None = None, lines: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """A body as of ``day``: its own fields, identifiers and every scope line with its status.
 
-    ``status_of`` gives a line's status when the caller already knows it (a list page reads the
-    statuses from the timeline); by default it is computed from the line's loaded periods.
+    ``status_of`` and ``lines`` are given by list pages, which read the lines as rows and their
+    statuses from the timeline; by default the body's loaded lines and periods are used.
     """
     line_status = status_of or (lambda line: authorization_status_on(line, day))
-    statuses = {line.id: line_status(line) for line in body.authorizations}
+    shown = body.authorizations if lines is None else lines
+    statuses = {line.id: line_status(line) for line in shown}
     org = body.organization
     province = provinces().get(org.province or "")
     return {
@@ -72,7 +75,7 @@ def body_view(body: Body, day: dt.date, status_of: StatusOf | None = None) -> di
         "website": org.website,
         "identifiers": {i.scheme: i.value for i in body.identifiers},
         "status": headline_status(statuses.values()),
-        "authorizations": [authorization_view(line, statuses[line.id]) for line in body.authorizations],
+        "authorizations": [authorization_view(line, statuses[line.id]) for line in shown],
         "url": body_url(body.code),
     }
 

@@ -206,6 +206,21 @@ def test_python_and_sql_statuses_agree_on_every_edge_day(
                     if (line.category, line.jurisdiction) == (category, jurisdiction)
                 )
                 assert is_authorized(session, loaded.code, category, jurisdiction, day) == expected, day
+            # The lists agree too, through both query paths: the per-body timeline (no line
+            # filter) and the per-line timeline (a category filter).
+            python_statuses = set(python_by_line.values())
+            listed = search_bodies(session, BodyFilter(as_of=day), today=TODAY).items
+            assert ([b.id for b in listed] == [body.id]) == (python_statuses != {None}), day
+            for status in STATUSES:
+                expected_ids = [body.id] if status in python_statuses else []
+                whole = search_bodies(session, BodyFilter(status=status, as_of=day), today=TODAY)
+                assert [b.id for b in whole.items] == expected_ids, (day, status)
+                for category in {c for c, _ in pairs}:
+                    in_category = {python_by_line[x.id] for x in loaded.authorizations if x.category == category}
+                    by_line = search_bodies(
+                        session, BodyFilter(status=status, category=category, as_of=day), today=TODAY
+                    )
+                    assert ([b.id for b in by_line.items] == [body.id]) == (status in in_category), day
         assert not is_authorized(session, loaded.code, "meltblown", "CN", BASE + 30 * DAY)
     finally:
         savepoint.rollback()
