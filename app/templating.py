@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
 from app.database import get_session
 from app.i18n import N_, gettext, localized
@@ -70,24 +71,36 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
-def _categories() -> dict[str, ReferenceItem]:
-    return {c.code: c for c in reference_snapshot(get_session()).categories}
-
-
-def _jurisdictions() -> dict[str, ReferenceItem]:
-    return {j.code: j for j in reference_snapshot(get_session()).jurisdictions}
+def _names(attribute: str) -> dict[str, str]:
+    """Code -> name in the request's language, built once per request (lists look up hundreds)."""
+    cache_key = f"names_{attribute}"
+    if cache_key not in g:
+        items: tuple[ReferenceItem, ...] = getattr(reference_snapshot(get_session()), attribute)
+        setattr(g, cache_key, {item.code: localized(item) for item in items})
+    names: dict[str, str] = getattr(g, cache_key)
+    return names
 
 
 def category_name(code: str) -> str:
     """The category's name in the current language (the code if it is unknown)."""
-    category = _categories().get(code)
-    return localized(category) if category is not None else code
+    return _names("categories").get(code, code)
 
 
 def jurisdiction_name(code: str) -> str:
     """The jurisdiction's name in the current language (the code if it is unknown)."""
-    jurisdiction = _jurisdictions().get(code)
-    return localized(jurisdiction) if jurisdiction is not None else code
+    return _names("jurisdictions").get(code, code)
+
+
+def scope_summary(lines: Iterable[Any], day: dt.date) -> list[tuple[str, str, list[str]]]:
+    """(jurisdiction code, its name, names of its categories) for the lines started by ``day``."""
+    by_jurisdiction: dict[str, list[str]] = {}
+    for line in lines:
+        if line.valid_from <= day:
+            names = by_jurisdiction.setdefault(line.jurisdiction, [])
+            name = category_name(line.category)
+            if name not in names:
+                names.append(name)
+    return [(code, jurisdiction_name(code), names) for code, names in sorted(by_jurisdiction.items())]
 
 
 def place_name(province: str | None, country: str) -> str:
@@ -119,4 +132,6 @@ def init_app(app: Flask) -> None:
         combine=combine,
         utc_time=utc_time,
     )
-    app.jinja_env.globals.update(province_names=provinces(), place_name=place_name)
+    app.jinja_env.globals.update(
+        province_names=provinces(), place_name=place_name, scope_summary=scope_summary
+    )

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,13 +102,13 @@ class ReferenceSnapshot:
 # Reference tables change only through migrations and sync_reference_data, so every request
 # need not read them again: a minute's staleness at most, per process and database.
 REFERENCE_TTL_SECONDS = 60.0
-_snapshots: dict[str, tuple[float, ReferenceSnapshot]] = {}
+_snapshots: dict[Any, tuple[float, ReferenceSnapshot]] = {}
 
 
 def reference_snapshot(session: Session, *, now: float | None = None) -> ReferenceSnapshot:
     """Categories and jurisdictions in display order, cached for REFERENCE_TTL_SECONDS."""
     clock = time.monotonic() if now is None else now
-    key = str(session.get_bind().engine.url)
+    key = session.get_bind().engine  # by identity: rendering the URL per call costs more than the lookup
     cached = _snapshots.get(key)
     if cached is not None and clock - cached[0] < REFERENCE_TTL_SECONDS:
         return cached[1]
