@@ -62,4 +62,11 @@ def from_environment() -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE_MAX": _int("PAGE_SIZE_MAX", 100),
         "IMPORT_DIR": str(INSTANCE_DIR / "imports"),
+        # Seal keys: the passphrase itself stays in the environment (SEAL_KEY_PASSPHRASE) or
+        # in this secret file; registry.keystore.passphrase_from_env reads either.
+        "SEAL_KEY_PASSPHRASE_FILE": os.environ.get("SEAL_KEY_PASSPHRASE_FILE") or None,
+        # Host in seal URLs (HTTPS://HOST/V/TOKEN) and their QR codes.
+        "PUBLIC_HOST": os.environ.get("PUBLIC_HOST", "127.0.0.1:5000"),
+        # Days a certificate stays a warning after its body's authorization ended (IAF: 3 months).
+        "VERIFY_GRACE_DAYS": _int("VERIFY_GRACE_DAYS", 90),
     }

@@ -11,10 +11,13 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from app.cli import registry_cli, utc_now
+from app.cli_keys import passphrase as key_passphrase
 from app.database import new_session
 from registry.demo import load_demo
+from registry.demo_certificates import DemoCertificatesSummary, load_demo_certificates
 from registry.errors import RegistryError
 from registry.models import Role, User
+from registry.seals import seal_url
 from registry.users import create_user
 
 DEMO_ADMIN = "admin"
@@ -36,9 +39,17 @@ def demo_command() -> None:
     now = utc_now()
     password_path = Path(current_app.instance_path) / CREDENTIALS_FILE
     password: str | None = None
+    certificates: DemoCertificatesSummary | None = None
+    skipped = ""
     session = new_session(current_app)
     try:
         summary = load_demo(session, now)
+        try:
+            secret: bytes | None = key_passphrase()
+        except RegistryError as exc:  # no passphrase configured: bodies only
+            secret, skipped = None, exc.message
+        if secret is not None:
+            certificates = load_demo_certificates(session, now, secret)
         if session.scalar(select(User.id).limit(1)) is None:
             password = secrets.token_urlsafe(18)
             create_user(session, DEMO_ADMIN, password, Role.ADMIN.value, actor="demo", now=now)
@@ -66,5 +77,19 @@ def demo_command() -> None:
             f"{summary.authorizations} scope lines, {summary.status_changes} status changes, "
             f"{summary.audit_events} audit events"
         )
+    if certificates is None:
+        click.echo(f"demo certificates and seal keys skipped ({skipped})")
+    elif certificates.created:
+        counts = ", ".join(f"{n} {scenario}" for scenario, n in certificates.by_scenario.items())
+        click.echo(f"{len(certificates.certificates)} demo certificates with seals ({counts})")
+        sample = certificates.sample()
+        if sample is not None:
+            host = current_app.config["PUBLIC_HOST"]
+            url = seal_url(host, sample.token)
+            click.echo(f"demo seal of {sample.body_code} {sample.number} (VALID): {url}")
+            # The quick-start server speaks plain HTTP; the seal URL says HTTPS for production.
+            click.echo(f"open it on this machine: http://{host}/V/{sample.token}")
+    else:
+        click.echo(certificates.message)
     if password is not None:
         click.echo(f"demo admin account: {DEMO_ADMIN} / {password} (also in {password_path}, mode 600)")
