@@ -8,7 +8,8 @@ from registry.errors import ImportRejected
 def test_list_errors_render_on_the_html_page(app):
     @app.get("/_boom")
     def boom():
-        raise ImportRejected("2 problem(s)", errors=[{"index": 3, "field": "number", "problem": "duplicate"}, "x"])
+        errors = [{"index": 3, "field": "number", "problem": "duplicate"}, "x"]
+        raise ImportRejected("2 problem(s)", errors=errors)
 
     boom.access = "public"
     response = app.test_client().get("/_boom?lang=en", headers={"Accept": "text/html"})

@@ -216,7 +216,9 @@ def test_python_and_sql_statuses_agree_on_every_edge_day(
                 whole = search_bodies(session, BodyFilter(status=status, as_of=day), today=TODAY)
                 assert [b.id for b in whole.items] == expected_ids, (day, status)
                 for category in {c for c, _ in pairs}:
-                    in_category = {python_by_line[x.id] for x in loaded.authorizations if x.category == category}
+                    in_category = {
+                        python_by_line[x.id] for x in loaded.authorizations if x.category == category
+                    }
                     by_line = search_bodies(
                         session, BodyFilter(status=status, category=category, as_of=day), today=TODAY
                     )
