@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask, current_app
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise config.ConfigError(
             "SECRET_KEY (or SECRET_KEY_FILE) must be set; scripts/serve.sh generates one per install"
         )
+    app.json = RegistryJSONProvider(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     database.init_app(app)
@@ -53,12 +56,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from app.certificates import register as register_certificates
+
+    register_certificates(app, limiter)  # verification pages (rate-limited) and certificate pages
     access.init_app(app)
 
     from app.cli import register as register_cli
 
     register_cli(app)
     return app
+
+
+class RegistryJSONProvider(DefaultJSONProvider):
+    """Dates and times as ISO 8601 (Flask's default writes HTTP dates, meant for headers)."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, dt.date):  # datetime is a date too
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 def _init_login(app: Flask) -> None:

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import bodies  # noqa: E402,F401  (registers the routes)
+from app.api import bodies, certificates, verify  # noqa: E402,F401  (registers the routes)

@@ -16,6 +16,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from app.api import schemas
+from app.certificates.openapi_ops import CERTIFICATE_OPERATIONS
+from app.certificates.openapi_ops import COMPONENT_SCHEMAS as CERTIFICATE_SCHEMAS
 from app.filters import BodyListArgs
 from registry.exports import FORMATS
 
@@ -107,6 +109,10 @@ COMPONENT_SCHEMAS: dict[str, type[Any]] = {
     "Export": schemas.ExportSchema,
     "Problem": schemas.ProblemSchema,
 }
+
+# The certificate and verification routes describe themselves next to their schemas.
+OPERATIONS.update(CERTIFICATE_OPERATIONS)
+COMPONENT_SCHEMAS.update(CERTIFICATE_SCHEMAS)
 
 _ERROR_DESCRIPTIONS = {
     "NotFound": "No such body or route (code not_found).",

@@ -1,0 +1,151 @@
+"""Verification in the JSON API: check scanned seals, download the offline trust bundle, ping.
+
+``POST /verify`` answers any JSON with a verdict or a clear 4xx: a string that is not a seal is
+FORGED (200), a value of the wrong type is a 422 naming it, a batch over 1,000 a 422 naming the
+limit. Nothing is cached: a revocation committed a moment ago decides the next answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import ValidationError
+
+from app import clock
+from app.access import public
+from app.api import bp
+from app.auth_tokens import exempt_json_writes, json_write
+from app.certificates.display import parties_for, parties_of
+from app.certificates.http import check_batch_size, read_json, strict_load
+from app.certificates.present import kid_b64url, verdict_view
+from app.certificates.schemas import (
+    MAX_VERIFY_BATCH,
+    TrustBundleArgs,
+    VerifyBatchSchema,
+    VerifyItemSchema,
+)
+from app.certificates.service import SigningUnavailable, grace_days, seal_passphrase
+from app.database import get_session
+from registry.bundle_export import build_trust_bundle, bundle_sequence
+from registry.keystore import KeyStoreError, active_signer
+from registry.seals import verify_many, verify_scanned
+from verify.verdict import registry_today
+
+BUNDLE_MEDIA_TYPE = "application/cbor"
+# A bundle is rebuilt when the registry changed (its sequence) or after this long.
+BUNDLE_REUSE = dt.timedelta(minutes=10)
+_bundles: dict[tuple[int, bool, str], tuple[dt.datetime, bytes]] = {}
+_bundles_lock = threading.Lock()
+
+
+def _scanned_text(item: dict[str, Any]) -> str:
+    return str(item["token"] if "token" in item else item["qr"])
+
+
+def _batch_texts(items: list[Any]) -> list[str]:
+    """Each item as scanned text: a string as it is, an object through VerifyItemSchema."""
+    texts: list[str] = []
+    errors: dict[str, Any] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, str):
+            texts.append(item)
+            continue
+        try:
+            texts.append(_scanned_text(strict_load(VerifyItemSchema(), item)))
+        except ValidationError as error:
+            errors[str(index)] = error.messages
+    if errors:
+        raise ValidationError({"items": errors})
+    return texts
+
+
+@bp.post("/verify")
+@public
+@json_write
+def verify_seals() -> Response:
+    """Verify a seal: {"token": ...} or {"qr": "<scanned text>"}, or {"items": [...]} (up to 1,000).
+
+    Each answer has a stable verdict code, the reason in Chinese and English, whether it is a
+    warning, and the registered certificate when the seal is genuine and the certificate known.
+    """
+    payload = read_json()
+    session = get_session()
+    now = clock.now()
+    today = registry_today(now)
+    checked_at = now.astimezone(dt.UTC).isoformat()
+    if isinstance(payload, dict) and "items" in payload:
+        check_batch_size(payload["items"], MAX_VERIFY_BATCH, "seals")
+        data = strict_load(VerifyBatchSchema(), payload)
+        results = verify_many(session, _batch_texts(data["items"]), now=now, grace_days=grace_days())
+        parties = parties_for(session, (r.certificate for r in results if r.certificate is not None))
+        items = [
+            verdict_view(r, parties.get(r.certificate.id) if r.certificate else None, today, checked_at)
+            for r in results
+        ]
+        return _no_store(jsonify({"checked_at": checked_at, "count": len(items), "items": items}))
+    scanned = _scanned_text(strict_load(VerifyItemSchema(), payload))
+    result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+    parties_one = parties_of(session, result.certificate) if result.certificate is not None else None
+    # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
+    return _no_store(jsonify(verdict_view(result, parties_one, today, checked_at)))
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bundle(include_registered: bool) -> tuple[bytes, str, int]:
+    """(signed bundle, root key id, sequence), rebuilt only when the registry changed."""
+    session = get_session()
+    passphrase = seal_passphrase()
+    now = clock.now()
+    try:
+        kid, _ = active_signer(session, "root", passphrase)
+        sequence = bundle_sequence(session)
+        key = (sequence, include_registered, kid)
+        cached = _bundles.get(key)
+        if cached is not None and dt.timedelta(0) <= now - cached[0] < BUNDLE_REUSE:
+            return cached[1], kid, sequence
+        data = build_trust_bundle(
+            session, now=now, passphrase=passphrase, include_registered=include_registered
+        )
+    except KeyStoreError as exc:
+        raise SigningUnavailable(f"the trust bundle cannot be signed now: {exc.message}") from exc
+    with _bundles_lock:
+        _bundles.clear()  # only the newest state is worth keeping
+        _bundles[key] = (now, data)
+    return data, kid, sequence
+
+
+@bp.get("/trust-bundle")
+@public
+def trust_bundle() -> Response:
+    """The trust bundle for offline scanners (CBOR, COSE_Sign1 by the registry root key).
+
+    Bodies and their authorizations, seal keys with their validity windows, withdrawn and
+    suspended certificates, a sequence number and an expiry. The root key id is in the
+    X-Root-Key-Id header (base64url, as in a JWKS).
+    """
+    args = TrustBundleArgs().load(request.args)
+    data, kid, sequence = _bundle(args["registered"])
+    response = Response(data, mimetype=BUNDLE_MEDIA_TYPE)
+    response.headers["X-Root-Key-Id"] = kid_b64url(kid)
+    response.headers["X-Bundle-Sequence"] = str(sequence)
+    response.headers["Content-Disposition"] = f'attachment; filename="trust-bundle-{sequence}.cbor"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/ping")
+@public
+def ping() -> Response:
+    """A trivial answer: is the service up (the baseline of the HTTP benchmark)."""
+    # Deliberately nothing else: it measures the cost of the stack alone.
+    return jsonify({"ok": True})
+
+
+exempt_json_writes(bp)

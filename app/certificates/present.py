@@ -1,0 +1,153 @@
+"""Certificates, seals and verdicts as the plain dicts the API schemas dump and the pages show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import url_for
+
+from app.certificates.display import Parties, Party
+from registry.certificates import status_on
+from registry.keystore import utc
+from registry.models import Certificate, Organization, Seal
+from registry.seals import VerificationResult, seal_url
+from verify.keys import b64url
+
+
+def kid_b64url(kid_hex: str) -> str:
+    """A stored key id (hex) as the JWKS writes it (base64url of the 8 bytes)."""
+    try:
+        return b64url(bytes.fromhex(kid_hex))
+    except ValueError:
+        return kid_hex
+
+
+def party_view(org: Organization) -> dict[str, Any]:
+    return {
+        "name_zh": org.name_zh,
+        "name_en": org.name_en,
+        "credit_code": org.credit_code,
+        "country": org.country,
+    }
+
+
+def seal_view(seal: Seal, host: str) -> dict[str, Any]:
+    """The seal: its token, the URL its QR holds, and where to get the QR images."""
+    certificate = seal.certificate
+    where = {"body": certificate.body.code, "number": certificate.number}
+    return {
+        "token": seal.token,
+        "url": seal_url(host, seal.token),
+        "kid": kid_b64url(seal.kid),
+        "issued_at": utc(seal.issued_at),
+        "qr_png": url_for("api.certificate_qr_png", **where, _external=True),
+        "qr_svg": url_for("api.certificate_qr_svg", **where, _external=True),
+        "label_png": url_for("api.certificate_label_png", **where, _external=True),
+    }
+
+
+def certificate_url(certificate: Certificate, body_code: str | None = None) -> str:
+    return url_for(
+        "api.get_certificate_detail",
+        body=body_code or certificate.body.code,
+        number=certificate.number,
+        _external=True,
+    )
+
+
+def certificate_view(
+    certificate: Certificate, today: dt.date, seal: Seal | None, host: str
+) -> dict[str, Any]:
+    """A certificate with its status on ``today`` and its current seal (None before one is issued)."""
+    body_org = certificate.body.organization
+    return {
+        "body": certificate.body.code,
+        "body_names": {"zh": body_org.name_zh, "en": body_org.name_en},
+        "number": certificate.number,
+        "holder": party_view(certificate.holder),
+        "manufacturer": party_view(certificate.manufacturer),
+        "category": certificate.category,
+        "jurisdiction": certificate.jurisdiction,
+        "scheme": certificate.scheme,
+        "product_name": certificate.product_name,
+        "models": certificate.models,
+        "standards": certificate.standards,
+        "issue_date": certificate.issue_date,
+        "expiry_date": certificate.expiry_date,
+        "status": status_on(certificate, today),
+        "stored_status": certificate.status,
+        "version": certificate.version,
+        "test_reports": [
+            {"lab": r.lab.code, "report_number": r.report_number, "report_date": r.report_date}
+            for r in certificate.test_reports
+        ],
+        "seal": seal_view(seal, host) if seal is not None else None,
+        "url": certificate_url(certificate),
+    }
+
+
+def _party(party: Party) -> dict[str, Any]:
+    return {
+        "name_zh": party.name_zh,
+        "name_en": party.name_en,
+        "credit_code": party.credit_code,
+        "country": party.country,
+    }
+
+
+def verified_certificate_view(certificate: Certificate, parties: Parties, today: dt.date) -> dict[str, Any]:
+    """What a verification answer says of the certificate (JSON-ready: dates as text).
+
+    Built by hand rather than dumped through the schema: it is on the hot path, and
+    ``VerifiedCertificateSchema`` (which documents it) is checked against it by the tests.
+    """
+    return {
+        "body": parties.body.code,
+        "body_names": {"zh": parties.body.name_zh, "en": parties.body.name_en},
+        "number": certificate.number,
+        "holder": _party(parties.holder),
+        "manufacturer": _party(parties.manufacturer),
+        "category": certificate.category,
+        "jurisdiction": certificate.jurisdiction,
+        "scheme": certificate.scheme,
+        "product_name": certificate.product_name,
+        "models": certificate.models,
+        "standards": certificate.standards,
+        "issue_date": certificate.issue_date.isoformat(),
+        "expiry_date": certificate.expiry_date.isoformat(),
+        "status": status_on(certificate, today),
+        "url": certificate_url(certificate, parties.body.code),
+    }
+
+
+def verdict_view(
+    result: VerificationResult, parties: Parties | None, today: dt.date, checked_at: str
+) -> dict[str, Any]:
+    """The answer to one verification, in both languages (JSON-ready)."""
+    certificate = result.certificate
+    return {
+        "verdict": result.code,
+        "detail": result.detail,
+        "valid": result.is_valid,
+        "warning": result.is_warning,
+        "reason": {"zh": result.reason_zh, "en": result.reason_en},
+        "certificate": (
+            verified_certificate_view(certificate, parties, today)
+            if certificate is not None and parties is not None
+            else None
+        ),
+        "checked_at": checked_at,
+    }
+
+
+def certificate_detail_view(
+    certificate: Certificate, today: dt.date, seal: Seal | None, host: str
+) -> dict[str, Any]:
+    """``certificate_view`` plus its status changes (who made them is internal)."""
+    view = certificate_view(certificate, today, seal, host)
+    view["history"] = [
+        {"status": change.status, "reason": change.reason, "recorded_at": utc(change.recorded_at)}
+        for change in certificate.status_changes
+    ]
+    return view

@@ -1,0 +1,123 @@
+"""The page a scanned seal opens, and the published public keys.
+
+``/V/<TOKEN>`` is what the QR code holds (uppercase, for the QR's alphanumeric mode); ``/v/`` is
+the same page for a token typed in lowercase. Any path gives a verdict page with status 200:
+garbage is FORGED, never a 404 or a 500, because a person holding a fake product should read
+"forged", not "page not found".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import Response, jsonify, render_template
+
+from app import clock
+from app.access import public
+from app.certificates import verify_bp
+from app.certificates.display import category_name, jurisdiction_name, parties_of
+from app.certificates.service import grace_days
+from app.database import get_session
+from registry.certificates import status_on
+from registry.keystore import public_jwks, root_public_jwks
+from registry.seals import VerificationResult, verify_scanned
+from verify.verdict import REGISTRY_TIMEZONE, registry_today
+
+JWKS_MAX_AGE = 300
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The big words of a verdict, in both languages, and its colour (ok / warning / invalid)."""
+
+    zh: str
+    en: str
+    tone: str
+
+
+HEADLINES = {
+    "VALID": Headline("有效", "VALID", "ok"),
+    "FORGED": Headline("伪造", "FORGED", "invalid"),
+    "KEY_REVOKED": Headline("印章无效：密钥已吊销", "INVALID: KEY REVOKED", "invalid"),
+    "NOT_REGISTERED": Headline("未登记", "NOT REGISTERED", "invalid"),
+    "BODY_NOT_AUTHORIZED": Headline("发证机构无资质", "BODY NOT AUTHORIZED", "invalid"),
+    "CERTIFICATE_WITHDRAWN": Headline("证书已撤销", "CERTIFICATE WITHDRAWN", "invalid"),
+    "CERTIFICATE_SUSPENDED": Headline("证书已暂停", "CERTIFICATE SUSPENDED", "invalid"),
+    "CERTIFICATE_EXPIRED": Headline("证书已过期", "CERTIFICATE EXPIRED", "invalid"),
+    "BODY_AUTHORIZATION_ENDED": Headline("发证机构资质已终止", "BODY AUTHORIZATION ENDED", "invalid"),
+}
+WARNING_HEADLINE = Headline("有效 · 请注意", "VALID · WARNING", "warning")
+
+
+def headline(result: VerificationResult) -> Headline:
+    """The headline of ``result``: a warning is amber whatever its code."""
+    if result.is_warning:
+        return WARNING_HEADLINE
+    return HEADLINES.get(result.code, Headline(result.code, result.code, "invalid"))
+
+
+def _verdict_page(token: str) -> Response:
+    now = clock.now()
+    session = get_session()
+    # A trailing slash is what a browser or a person adds, never part of a token.
+    result = verify_scanned(session, token.rstrip("/"), now=now, grace_days=grace_days())
+    certificate = result.certificate
+    claims = result.claims
+    html = render_template(
+        "certificates/verify.html",
+        result=result,
+        headline=headline(result),
+        certificate=certificate,
+        parties=parties_of(session, certificate) if certificate is not None else None,
+        category=category_name(session, claims.category) if claims is not None else None,
+        jurisdiction=jurisdiction_name(session, claims.jurisdiction) if claims is not None else None,
+        status_today=status_on(certificate, registry_today(now)) if certificate is not None else None,
+        checked_at=checked_label(now.astimezone(REGISTRY_TIMEZONE)),
+    )
+    response = Response(html, mimetype="text/html")
+    # The verdict must be fresh on every scan (a revocation counts from the next request), and a
+    # token page is nothing a search engine should keep.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@verify_bp.get("/V/<path:token>")
+@public
+def verify_upper(token: str) -> Response:
+    """The seal URL as printed in the QR code."""
+    return _verdict_page(token)
+
+
+@verify_bp.get("/v/<path:token>")
+@public
+def verify_lower(token: str) -> Response:
+    """The same page for a URL typed or converted to lowercase."""
+    return _verdict_page(token)
+
+
+def _jwks(document: dict[str, object]) -> Response:
+    response = jsonify(document)
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
+    return response
+
+
+@verify_bp.get("/.well-known/jwks.json")
+@public
+def jwks() -> Response:
+    """The public keys that verify seals now (RFC 8037 OKP Ed25519; revoked keys left out)."""
+    return _jwks(public_jwks(get_session(), clock.now()))
+
+
+@verify_bp.get("/.well-known/trust-root.json")
+@public
+def trust_root() -> Response:
+    """The registry root key(s) that sign trust bundles, to pin in an offline scanner."""
+    return _jwks(root_public_jwks(get_session(), clock.now()))
+
+
+def checked_label(moment: dt.datetime) -> str:
+    """``2026-06-15 18:00 (UTC+8)`` for the page footer."""
+    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"

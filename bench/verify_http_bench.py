@@ -1,0 +1,461 @@
+"""HTTP verification benchmark: the seal page and the verify API under gunicorn, against a trivial endpoint.
+
+    .venv/bin/python bench/verify_http_bench.py [--backend sqlite|postgresql|both] [--certificates 1000]
+                                                [--requests 2000] [--rounds 5] [--clients 2] [--threads 4]
+                                                [--workers 2] [--client python|wrk] [--pg-url URL]
+
+For each backend the script
+
+1. creates a private database (a SQLite file under /tmp, or a private PostgreSQL database next to
+   --pg-url, dropped at the end), migrates it and seeds it through the real services: certification
+   bodies authorized for every category, a testing lab, a seal key, --certificates certificates
+   (about 4 % suspended, 1 % withdrawn) each with its seal;
+2. starts ``gunicorn wsgi:app`` with --workers sync workers on 127.0.0.1 and a free port, rate
+   limiting off (RATELIMIT_ENABLED=0), access log off;
+3. measures, in the same run and interleaved round by round so that a busy machine hurts all rows
+   alike: GET /api/v1/ping (the trivial JSON endpoint: the cost of gunicorn + Flask alone),
+   GET /V/<TOKEN> (the page a phone opens) and POST /api/v1/verify {"token"} (the API), each
+   request naming another seal. The client sends exactly --requests requests per row and round
+   from --clients processes x --threads threads (a new connection per request, as gunicorn's sync
+   workers close them), or runs ``wrk`` for a fixed time with --client wrk;
+4. prints per row the medians over the rounds of requests/s, p50 and p99, and the median of each
+   round's ratio of the row's requests/s to the trivial endpoint's in that round (targets: 0.6 on
+   SQLite, 0.5 on PostgreSQL). Requests counts are totals over the rounds.
+
+The client shares the machine with the server: on a two-core machine it takes CPU the workers
+would otherwise use, for the trivial endpoint and the verification rows alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
+
+from sqlalchemy import make_url, select, text  # noqa: E402
+
+from registry import keystore, migrate  # noqa: E402
+from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization  # noqa: E402
+from registry.certificates import (  # noqa: E402
+    CertificateInput,
+    PartyInput,
+    TestReportInput,
+    change_certificate_status,
+    register_bulk,
+)
+from registry.db import make_engine, make_session_factory  # noqa: E402
+from registry.identifiers import USCC_ALPHABET, uscc_check_character  # noqa: E402
+from registry.models import Category  # noqa: E402
+from registry.seals import issue_seal  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
+TARGETS = {"sqlite": 0.6, "postgresql": 0.5}
+HOST = "127.0.0.1"
+ACTOR = "bench"
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    folder = Path(tempfile.mkdtemp(prefix="verify-http-bench-", dir="/tmp"))
+    try:
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    """A throw-away database next to ``url`` (as tests/conftest.py private_postgres_database)."""
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"verifybench_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _credit_code(seed: int) -> str:
+    body = "91" + "310000" + "".join(USCC_ALPHABET[(seed // 31**i) % 31] for i in range(9))
+    return body + uscc_check_character(body)
+
+
+def seed(url: str, count: int, passphrase: bytes) -> list[str]:
+    """Bodies, a lab, a seal key and ``count`` sealed certificates; returns the seal tokens."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    session = make_session_factory(engine)()
+    now = dt.datetime.now(dt.UTC)
+    categories = list(session.scalars(select(Category.code)))
+    bodies = [f"CNCA-R-2020-{n:03d}" for n in range(1, 21)]
+    for n, code in enumerate([*bodies, "LAB-BENCH"]):
+        kind = "testing_lab" if code == "LAB-BENCH" else "certification_body"
+        create_body(
+            session,
+            BodyInput(
+                code=code,
+                kind=kind,
+                name_zh=f"基准认证中心{n}",
+                name_en=f"Bench Centre {n}",
+                credit_code=_credit_code(10_000 + n),
+                province="31",
+            ),
+            actor=ACTOR,
+            now=now,
+        )
+        for category in categories:
+            grant_authorization(
+                session,
+                code,
+                AuthorizationInput(
+                    jurisdiction="CN",
+                    scheme="CCC",
+                    category=category,
+                    valid_from=dt.date(2020, 1, 1),
+                    valid_until=dt.date(2035, 1, 1),
+                    standards="",
+                ),
+                actor=ACTOR,
+                now=now,
+                reason="bench",
+            )
+    keystore.generate_key(session, "seal", passphrase, actor=ACTOR, now=now)
+    per_body: dict[str, list[CertificateInput]] = {code: [] for code in bodies}
+    for i in range(count):
+        issue = dt.date(2025, 1, 1) + dt.timedelta(days=i % 300)
+        per_body[bodies[i % len(bodies)]].append(
+            CertificateInput(
+                number=f"BENCH{i:07d}",
+                holder=PartyInput(f"持证企业{i % 200}", credit_code=_credit_code(i % 200)),
+                manufacturer=PartyInput(f"制造企业{i % 150}", credit_code=_credit_code(500 + i % 150)),
+                category=categories[i % len(categories)],
+                jurisdiction="CN",
+                scheme="CCC",
+                product_name=f"Product {i}",
+                issue_date=issue,
+                expiry_date=issue + dt.timedelta(days=3 * 365),
+                test_reports=[TestReportInput("LAB-BENCH", f"R{i:07d}", issue - dt.timedelta(days=10))],
+            )
+        )
+    tokens: list[str] = []
+    for code, items in per_body.items():
+        for certificate in register_bulk(session, code, items, actor=ACTOR, now=now):
+            tokens.append(issue_seal(session, certificate, now=now, passphrase=passphrase).token)
+    for i in range(len(tokens)):  # a few suspended and withdrawn: not every verdict is VALID
+        if i % 25 == 3 or i % 100 == 7:
+            number = f"BENCH{i:07d}"
+            status = "withdrawn" if i % 100 == 7 else "suspended"
+            change_certificate_status(
+                session, bodies[i % len(bodies)], number, status, reason="bench", actor=ACTOR, now=now
+            )
+    session.commit()
+    session.close()
+    engine.dispose()
+    return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(url: str, workers: int, passphrase: bytes) -> Iterator[int]:
+    port = free_port()
+    instance = Path(tempfile.mkdtemp(prefix="verify-http-instance-", dir="/tmp"))
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "INSTANCE_DIR": str(instance),
+        "SEAL_KEY_PASSPHRASE": passphrase.decode(),
+        "PUBLIC_HOST": f"{HOST}:{port}",
+        "RATELIMIT_ENABLED": "0",
+    }
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(port, "/api/v1/ping")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def get(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request("POST" if body is not None else "GET", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    method: str
+    paths: list[str]
+    bodies: list[bytes] | None
+
+
+def rows(tokens: list[str]) -> list[Row]:
+    return [
+        Row("GET /api/v1/ping (baseline)", "GET", ["/api/v1/ping"], None),
+        Row("GET /V/<TOKEN> (page)", "GET", [f"/V/{t}" for t in tokens], None),
+        Row(
+            "POST /api/v1/verify",
+            "POST",
+            ["/api/v1/verify"] * len(tokens),
+            [json.dumps({"token": t}).encode() for t in tokens],
+        ),
+    ]
+
+
+def _client_process(args: tuple[int, Row, int, int, int]) -> tuple[list[float], int]:
+    """One client process: ``threads`` threads sending ``count`` requests in all."""
+    port, row, count, threads, offset = args
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def worker(first: int, n: int) -> None:
+        nonlocal errors
+        mine: list[float] = []
+        bad = 0
+        for i in range(first, first + n):
+            path = row.paths[i % len(row.paths)]
+            body = row.bodies[i % len(row.bodies)] if row.bodies else None
+            started = time.perf_counter()
+            status, _ = get(port, path, body)
+            mine.append(time.perf_counter() - started)
+            bad += status != 200
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    share = count // threads
+    pool = [threading.Thread(target=worker, args=(offset + t * share, share)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies, errors
+
+
+@dataclass(frozen=True)
+class Measure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    n: int
+    errors: int
+
+
+def measure_python(
+    pool: multiprocessing.pool.Pool, port: int, row: Row, requests: int, clients: int, threads: int
+) -> Measure:
+    per_client = requests // clients
+    jobs = [(port, row, per_client, threads, c * per_client) for c in range(clients)]
+    started = time.perf_counter()
+    results = pool.map(_client_process, jobs)
+    elapsed = time.perf_counter() - started
+    latencies = sorted(lat for lats, _ in results for lat in lats)
+    errors = sum(e for _, e in results)
+    n = len(latencies)
+    return Measure(
+        n / elapsed, latencies[n // 2] * 1000, latencies[min(n - 1, int(n * 0.99))] * 1000, n, errors
+    )
+
+
+_WRK_LUA = """
+local paths, bodies, i = {}, {}, 0
+for line in io.lines(os.getenv("WRK_PATHS")) do table.insert(paths, line) end
+local method = os.getenv("WRK_METHOD")
+request = function()
+  i = i + 1
+  local path = paths[(i % #paths) + 1]
+  if method == "POST" then
+    local token = path
+    return wrk.format("POST", "/api/v1/verify", {["Content-Type"] = "application/json"},
+                      '{"token": "' .. token .. '"}')
+  end
+  return wrk.format("GET", path)
+end
+"""
+
+
+def measure_wrk(port: int, row: Row, seconds: int, connections: int, tokens: list[str]) -> Measure:
+    folder = Path(tempfile.mkdtemp(prefix="verify-http-wrk-"))
+    try:
+        script = folder / "rotate.lua"
+        script.write_text(_WRK_LUA)
+        paths = folder / "paths.txt"
+        paths.write_text("\n".join(tokens if row.method == "POST" else row.paths) + "\n")
+        env = os.environ | {"WRK_PATHS": str(paths), "WRK_METHOD": row.method}
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://{HOST}:{port}/",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def millis(label: str) -> float:
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output)
+        assert match, output
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Measure(
+        rps, millis("50%"), millis("99%"), total, int(errors_match.group(1)) if errors_match else 0
+    )
+
+
+def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
+    passphrase = secrets.token_urlsafe(32).encode()
+    started = time.perf_counter()
+    tokens = seed(url, args.certificates, passphrase)
+    print(
+        f"\n== {backend}: {len(tokens)} sealed certificates seeded in {time.perf_counter() - started:.1f} s; "
+        f"gunicorn {args.workers} sync workers; client {args.client}"
+        + (
+            f" ({args.clients} processes x {args.threads} threads, {args.requests} requests a row and round)"
+            if args.client == "python"
+            else f" ({args.seconds} s per row and round)"
+        )
+    )
+    rounds: list[dict[str, Measure]] = []
+    with gunicorn(url, args.workers, passphrase) as port, multiprocessing.Pool(args.clients) as pool:
+        status, body = get(port, f"/V/{tokens[0]}")
+        assert status == 200 and b'data-verdict="VALID"' in body, body[:300]
+        answer = json.loads(get(port, "/api/v1/verify", json.dumps({"token": tokens[0]}).encode())[1])
+        assert answer["verdict"] == "VALID", answer
+        bench_rows = rows(tokens)
+        for row in bench_rows:  # warm-up: imports, connection pools, template and ring caches
+            measure_python(pool, port, row, min(400, args.requests), args.clients, args.threads)
+        for _ in range(args.rounds):
+            measured = {}
+            for row in bench_rows:
+                if args.client == "wrk":
+                    measured[row.name] = measure_wrk(
+                        port, row, args.seconds, args.clients * args.threads, tokens
+                    )
+                else:
+                    measured[row.name] = measure_python(
+                        pool, port, row, args.requests, args.clients, args.threads
+                    )
+            rounds.append(measured)
+    report(backend, bench_rows, rounds)
+
+
+def report(backend: str, bench_rows: list[Row], rounds: list[dict[str, Measure]]) -> None:
+    """Medians over the rounds; each round's ratio uses the baseline measured in that round, so a
+    neighbour's burst of load in one round moves one ratio, not the result."""
+    baseline = bench_rows[0].name
+    target = TARGETS[backend]
+    print(f"{'row':32} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  target")
+    for row in bench_rows:
+        runs = [r[row.name] for r in rounds]
+        ratio = statistics.median(r[row.name].rps / r[baseline].rps for r in rounds)
+        rps = statistics.median(m.rps for m in runs)
+        p50 = statistics.median(m.p50_ms for m in runs)
+        p99 = statistics.median(m.p99_ms for m in runs)
+        verdict = "" if row.name == baseline else f">= {target}  {'met' if ratio >= target else 'MISSED'}"
+        errors = sum(m.errors for m in runs)
+        print(
+            f"{row.name:32} {sum(m.n for m in runs):>9} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {ratio:>6.2f}"
+            f"  {verdict}{f'  ({errors} non-200)' if errors else ''}"
+        )
+    spread = [round(r[bench_rows[1].name].rps / r[baseline].rps, 2) for r in rounds]
+    print(f"page ratio per round: {spread}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--certificates", type=int, default=1000)
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="requests per row and round (python client)"
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per row and round (wrk client)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per client process")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--client", choices=["python", "wrk"], default="python")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL))
+    args = parser.parse_args()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk); use --client python")
+    load = os.getloadavg()
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs")
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        database = sqlite_database() if backend == "sqlite" else postgres_database(args.pg_url)
+        with database as url:
+            run_backend(backend, url, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The page a scanned seal opens: one big verdict in both languages, fresh on every scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import quote
+
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from app import create_app
+from registry import keystore
+from registry.bodies import change_status
+from registry.certificates import change_certificate_status
+from registry.models import Body
+from tests.functional import test_certificates_support as support
+from tests.functional.test_certificates_support import (
+    World,
+    sealed,
+)
+from verify.claims import Claims
+from verify.keys import KeyRing
+from verify.seal import issue_token
+
+# The shared fixtures, made visible to pytest in this module.
+app_config, cheap_password_hashing, keys, passphrase, world = (
+    support.app_config,
+    support.cheap_password_hashing,
+    support.keys,
+    support.passphrase,
+    support.world,
+)
+
+
+def verdict_of(html: str) -> tuple[str, str]:
+    match = re.search(r'id="verdict"[^>]*data-verdict="([A-Z_]+)" data-tone="(\w+)"', html)
+    assert match, html[:2000]
+    return match.group(1), match.group(2)
+
+
+def page(world: World, path: str, lang: str = "zh") -> tuple[int, str]:
+    response = world.call("anonymous", "GET", f"{path}?lang={lang}")
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_genuine_seal_is_valid_in_green_in_both_languages(world: World) -> None:
+    token = world.seal.token
+    status, html = page(world, f"/V/{token}")
+    assert status == 200
+    assert verdict_of(html) == ("VALID", "ok")
+    assert 'id="verdict-word">有效</h1>' in html
+    assert ">VALID<" in html  # the other language, smaller, on the same page
+    assert "A-0001" in html and "甲认证中心" in html and "KN95 respirator" in html
+    assert 'id="certificate-status">有效<' in html
+    _, english = page(world, f"/V/{token}", "en")
+    assert 'id="verdict-word">VALID</h1>' in english and "有效" in english
+    assert "Alpha Certification" in english
+    response = world.call("anonymous", "GET", f"/V/{token}")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_path_is_read_case_insensitively(world: World) -> None:
+    token = world.seal.token
+    for path in (f"/v/{token.lower()}", f"/V/{token.lower()}", f"/v/{token}", f"/V/{token}/"):
+        status, html = page(world, path)
+        assert status == 200 and verdict_of(html) == ("VALID", "ok"), path
+
+
+def test_garbage_is_a_clear_forged_page_not_an_error(world: World) -> None:
+    token = world.seal.token
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    for path in (
+        "/V/HELLO",
+        "/V/" + "A" * 3000,
+        "/V/a/b/c",
+        f"/V/{flipped}",
+        "/v/%F0%9F%98%80",
+        "/V/..%2F..%2Fetc",
+    ):
+        status, html = page(world, path)
+        assert status == 200, path
+        assert verdict_of(html) == ("FORGED", "invalid"), path
+        assert "伪造" in html and 'id="no-details"' in html
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=300))
+def test_any_path_text_gets_a_verdict_page(world: World, text: str) -> None:
+    status, html = page(world, "/V/" + quote(text, safe=""))
+    # Only where the router sees no token ("/V/%2F0" is "/V//0") is it a redirect or a 404.
+    assert status in (200, 308, 404)
+    if status == 200:
+        assert verdict_of(html)[0] in ("FORGED", "VALID")
+
+
+def test_suspension_withdrawal_and_key_revocation_show_at_once(
+    world: World, session: Session, now: dt.datetime, keys: dict[str, str]
+) -> None:
+    path = f"/V/{world.seal.token}"
+    assert verdict_of(page(world, path)[1])[0] == "VALID"
+    change_certificate_status(session, "CB-A", "A-0001", "suspended", reason="audit", actor="t", now=now)
+    session.commit()
+    assert verdict_of(page(world, path)[1]) == ("CERTIFICATE_SUSPENDED", "invalid")
+    change_certificate_status(session, "CB-A", "A-0001", "valid", reason="fixed", actor="t", now=now)
+    session.commit()
+    assert verdict_of(page(world, path)[1])[0] == "VALID"
+    keystore.revoke_key(session, keys["seal"], "stolen", actor="t", now=now)
+    session.commit()
+    _status, html = page(world, path)
+    assert verdict_of(html) == ("KEY_REVOKED", "invalid") and "密钥已吊销" in html
+
+
+def test_a_body_that_lost_its_authorization_is_amber_during_the_grace_period(
+    world: World, session: Session, now: dt.datetime
+) -> None:
+    body = session.query(Body).filter_by(code="CB-A").one()
+    change_status(
+        session,
+        body.authorizations[0].id,
+        "withdrawn",
+        reason="fraud",
+        actor="t",
+        now=now,
+        effective=dt.date(2026, 5, 1),
+    )
+    session.commit()
+    _status, html = page(world, f"/V/{world.seal.token}", "en")
+    assert verdict_of(html) == ("BODY_AUTHORIZATION_ENDED", "warning")
+    assert "VALID · WARNING" in html and "2026-05-01" in html
+
+
+def test_an_expired_certificate_is_red(world: World, session: Session, now: dt.datetime) -> None:
+    _, old = sealed(
+        session,
+        now,
+        "CB-A",
+        "OLD",
+        issue_date=dt.date(2021, 1, 1),
+        expiry_date=dt.date(2022, 1, 1),
+        test_reports=[],
+    )
+    session.commit()
+    _status, html = page(world, f"/V/{old.token}")
+    assert verdict_of(html) == ("CERTIFICATE_EXPIRED", "invalid") and "证书已过期" in html
+
+
+def test_a_genuine_seal_of_an_unregistered_certificate_shows_its_claims(
+    world: World, session: Session, now: dt.datetime, passphrase: bytes
+) -> None:
+    entry = keystore.active_entry(session, "seal", passphrase)
+    claims = Claims(
+        "CB-A", "GHOST-1", None, "mask", "CN", dt.date(2026, 1, 1), dt.date(2027, 1, 1), now, b"\x00" * 16
+    )
+    token = issue_token(claims, KeyRing([entry]))
+    _status, html = page(world, f"/V/{token}", "en")
+    assert verdict_of(html) == ("NOT_REGISTERED", "invalid")
+    assert 'id="seal-claims"' in html and "GHOST-1" in html
+
+
+def test_the_verification_pages_are_rate_limited(app_config: dict[str, object], world: World) -> None:
+    limited: Flask = create_app(app_config | {"RATELIMIT_ENABLED": True, "RATELIMIT_PUBLIC": "3 per minute"})
+    client = limited.test_client()
+    codes = [client.get(f"/V/{world.seal.token}").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert [client.get("/.well-known/jwks.json").status_code for _ in range(4)] == [200, 200, 200, 429]
+    api = limited.test_client()
+    answers = [api.post("/api/v1/verify", json={"token": "x"}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
