@@ -260,6 +260,9 @@ class ProblemSchema(Schema):
         metadata={"description": "Stable error code: not_found, invalid_input, method_not_allowed, ..."},
     )
     detail = fields.String(required=True)
-    errors = fields.Dict(
-        keys=fields.String(), metadata={"description": "With invalid_input: the messages per parameter."}
+    errors = fields.Raw(
+        metadata={
+            "description": "With invalid_input: the messages per field (an object); with "
+            "import_rejected: a list of {index or row, field, problem}."
+        }
     )
