@@ -230,8 +230,8 @@ class StatusChangeOutSchema(Schema):
     recorded_at = fields.DateTime(required=True, format="iso")
 
 
-class CertificateSchema(Schema):
-    """A registered certificate with its status today and its current seal."""
+class CertificateCoreSchema(Schema):
+    """The fields every view of a registered certificate shows."""
 
     body = fields.String(required=True)
     body_names = fields.Nested(NamesSchema, required=True)
@@ -251,6 +251,11 @@ class CertificateSchema(Schema):
         validate=validate.OneOf(CERTIFICATE_STATUSES),
         metadata={"description": "Status today (expired follows from the date)."},
     )
+
+
+class CertificateSchema(CertificateCoreSchema):
+    """A registered certificate with its status today and its current seal."""
+
     stored_status = fields.String(required=True, metadata={"description": "valid, suspended or withdrawn."})
     version = fields.Integer(required=True)
     test_reports = fields.List(fields.Nested(TestReportOutSchema), required=True)
@@ -285,23 +290,9 @@ class RegistrationSchema(Schema):
     items = fields.List(fields.Nested(RegisteredSchema), required=True)
 
 
-class VerifiedCertificateSchema(Schema):
+class VerifiedCertificateSchema(CertificateCoreSchema):
     """The registered certificate a genuine seal names."""
 
-    body = fields.String(required=True)
-    body_names = fields.Nested(NamesSchema, required=True)
-    number = fields.String(required=True)
-    holder = fields.Nested(PartyOutSchema, required=True)
-    manufacturer = fields.Nested(PartyOutSchema, required=True)
-    category = fields.String(required=True)
-    jurisdiction = fields.String(required=True)
-    scheme = fields.String(required=True)
-    product_name = fields.String(required=True)
-    models = fields.String(required=True)
-    standards = fields.String(required=True)
-    issue_date = fields.Date(required=True)
-    expiry_date = fields.Date(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(CERTIFICATE_STATUSES))
     url = fields.String(required=True, metadata={"description": "The certificate in this API."})
 
 
