@@ -139,9 +139,14 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def text_matches(text: str) -> ColumnElement[bool]:
+    """Body's names, code, credit code or an identifier contain ``text`` (literally, any case).
+
+    One LIKE on the precomputed ``Body.search_text``; lower-cased here in Python, since SQLite's
+    lower() only folds ASCII.
+    """
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Body.search_text.like(f"%{escaped}%", escape="\\")
 
 
 def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
@@ -160,7 +165,7 @@ def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
             query = query.where(BodyTimeline.province == filters.province)
         if text:
             query = query.join(Body, Body.id == BodyTimeline.body_id).where(
-                Body.search_text.like(_like_pattern(text), escape="\\")
+                text_matches(text)
             )
         return query.order_by(BodyTimeline.list_key)
     query = select(Body.id)
@@ -182,7 +187,7 @@ def body_ids_query(filters: BodyFilter, day: dt.date) -> Select[int]:
         line_conditions.append(AuthorizationTimeline.starts <= day)
     query = query.where(exists().where(*line_conditions))
     if text:
-        query = query.where(Body.search_text.like(_like_pattern(text), escape="\\"))
+        query = query.where(text_matches(text))
     return query.order_by(Body.list_key)
 
 

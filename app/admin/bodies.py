@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock
@@ -37,17 +37,11 @@ from registry.bodies import (
     update_body,
 )
 from registry.errors import RegistryError
-from registry.models import Body, BodyIdentifier, BodyKind, Organization
-from registry.queries import authorization_status_on, body_status_on, load_bodies
+from registry.models import Body, BodyKind
+from registry.queries import authorization_status_on, body_status_on, load_bodies, text_matches
 from registry.reference import provinces
 
 PER_PAGE = 50
-
-
-def like_pattern(text: str) -> str:
-    """A case-insensitive LIKE pattern matching ``text`` literally anywhere."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 @bp.get("/bodies")
@@ -56,19 +50,10 @@ def bodies() -> ResponseReturnValue:
     """Every body (also those without a scope line yet), filtered by name, code or identifier."""
     args = BodyListArgs().load(request.args)
     session = get_session()
-    query = select(Body.id).join(Organization, Body.organization_id == Organization.id)
+    query = select(Body.id)
     text = args.get("q")
     if text:
-        pattern = like_pattern(text)
-        query = query.where(
-            or_(
-                func.lower(Body.code).like(pattern, escape="\\"),
-                func.lower(Organization.name_zh).like(pattern, escape="\\"),
-                func.lower(Organization.name_en).like(pattern, escape="\\"),
-                func.lower(Organization.credit_code).like(pattern, escape="\\"),
-                Body.identifiers.any(func.lower(BodyIdentifier.value).like(pattern, escape="\\")),
-            )
-        )
+        query = query.where(text_matches(text))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = args["page"]
     ids = list(session.scalars(query.order_by(Body.code).limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
