@@ -182,14 +182,19 @@ class PageLinksSchema(Schema):
     prev = fields.String(required=True, allow_none=True)
 
 
-class BodyPageSchema(Schema):
+class PageSchema(Schema):
+    """The envelope of every paginated list; subclasses add ``items``."""
+
     as_of = fields.Date(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True)
     pages = fields.Integer(required=True)
-    items = fields.List(fields.Nested(BodySchema), required=True)
     links = fields.Nested(PageLinksSchema, required=True)
+
+
+class BodyPageSchema(PageSchema):
+    items = fields.List(fields.Nested(BodySchema), required=True)
 
 
 class AuthorizedSchema(Schema):

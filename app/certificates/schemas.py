@@ -21,7 +21,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from app.api.schemas import _DAY_RANGE, NamesSchema, PageLinksSchema
+from app.api.schemas import _DAY_RANGE, NamesSchema, PageSchema
 from app.i18n import LANGUAGES
 from registry.certificates import MAX_BULK, CertificateInput, PartyInput, TestReportInput
 from registry.models import CertificateStatus
@@ -269,14 +269,8 @@ class CertificateDetailSchema(CertificateSchema):
     )
 
 
-class CertificatePageSchema(Schema):
-    as_of = fields.Date(required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    pages = fields.Integer(required=True)
+class CertificatePageSchema(PageSchema):
     items = fields.List(fields.Nested(CertificateSchema), required=True)
-    links = fields.Nested(PageLinksSchema, required=True)
 
 
 class RegisteredSchema(Schema):
