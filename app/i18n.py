@@ -34,8 +34,10 @@ CATALOG = load_catalog()
 
 
 def current_language() -> str:
-    if "lang" in g:
-        return str(g.lang)
+    """The request's language, decided once per request (pages ask for it dozens of times)."""
+    decided: str | None = g.get("lang")
+    if decided is not None:
+        return decided
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         lang = asked
@@ -73,6 +75,8 @@ def localized(obj: Any, field: str = "name") -> str:
 
 def language_url(lang: str) -> str:
     """The current URL with ``lang`` set, for the switch on every page (filters are kept)."""
+    if not request.args:  # the common case, and cheap: every page shows the switch
+        return f"{request.path}?lang={lang}"
     args = request.args.to_dict(flat=False)
     args["lang"] = [lang]
     return request.path + "?" + urlencode(args, doseq=True)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g
 
 from app.database import get_session
-from app.i18n import N_, gettext, localized
+from app.i18n import N_, current_language, gettext, localized
 from registry.reference import ReferenceItem, provinces, reference_snapshot
 
 # Stored codes (kinds, statuses, identifier schemes, audit actions) are not words: these tables give
@@ -76,7 +76,11 @@ def _names(attribute: str) -> dict[str, str]:
     cache_key = f"names_{attribute}"
     if cache_key not in g:
         items: tuple[ReferenceItem, ...] = getattr(reference_snapshot(get_session()), attribute)
-        setattr(g, cache_key, {item.code: localized(item) for item in items})
+        zh = current_language() == "zh"
+        setattr(g, cache_key, {
+            item.code: (item.name_zh or item.name_en) if zh else (item.name_en or item.name_zh)
+            for item in items
+        })
     names: dict[str, str] = getattr(g, cache_key)
     return names
 

@@ -37,10 +37,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # An AUTOCOMMIT connection (ANALYZE, VACUUM) must not be wrapped in a transaction that the
-    # pool would then roll back.
-    if connection.get_isolation_level() != "AUTOCOMMIT":
-        connection.exec_driver_sql("BEGIN")
+    # An AUTOCOMMIT connection (ANALYZE, VACUUM, reading_options) must not be wrapped in a
+    # transaction that the pool would then roll back. Read from the execution options (which is
+    # how this project asks for it): get_isolation_level() would run a PRAGMA at every BEGIN,
+    # and this runs on every request. BEGIN goes straight to the driver for the same reason.
+    options = connection.get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(_NO_BEGIN):
+        connection.connection.driver_connection.execute("BEGIN")
+
+
+_NO_BEGIN = "registry_no_begin"
+
+
+def reading_options(engine: Engine) -> dict[str, Any]:
+    """Execution options for a connection that only reads, statement by statement, outside a
+    transaction (no BEGIN / COMMIT round trips).
+
+    PostgreSQL: psycopg's autocommit. SQLite: no BEGIN from ``_sqlite_begin``; not SQLAlchemy's
+    AUTOCOMMIT level, whose reset on the way back to the pool would hand the connection to
+    pysqlite's own transaction handling (and run a PRAGMA per request).
+    """
+    if engine.dialect.name == "sqlite":
+        return {_NO_BEGIN: True}
+    return {"isolation_level": "AUTOCOMMIT"}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

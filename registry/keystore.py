@@ -9,6 +9,11 @@ Freshness over caching: :func:`load_ring` reads the key rows on every call (a fe
 revocation committed by another process is seen by the very next verification. Only derived
 objects are cached: the ring built from an identical set of rows, and decrypted private keys
 (decryption is deliberately slow), keyed by the exact encrypted bytes they came from.
+
+The verification hot path goes one step further (:func:`cached_ring`, :func:`stamped_ring`):
+a trigger replaces ``key_ring_stamp.stamp`` on any change to the key rows, the caller reads the
+stamp in the same statement as the certificate (:data:`KEY_RING_STAMP`), and the cached ring
+counts only if that stamp is the one it was read under.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
-from registry.models import SigningKeyRecord
+from registry.models import KeyRingStamp, SigningKeyRecord
 from verify import keys as vkeys
 from verify.errors import KeyFileError, KeyRingError
 from verify.keyfiles import (
@@ -370,3 +375,32 @@ def root_public_pem(session: Session) -> bytes:
     if entry is None:
         raise KeyStoreError("there is no active root key: run `registry keys generate --purpose root`")
     return vkeys.public_key_to_pem(entry.public_key)
+
+
+# --- the stamped ring: the verification hot path ---------------------------------------------------
+
+# A column for the caller's own statement: the stamp as of that statement (migration 0006).
+KEY_RING_STAMP = select(KeyRingStamp.stamp).where(KeyRingStamp.id == 1).scalar_subquery()
+_STAMP_QUERY = select(KeyRingStamp.stamp).where(KeyRingStamp.id == 1)
+# (engine, purpose) -> (stamp, entries): per database, since stamps are only unique within one.
+_stamped: dict[tuple[Any, str], tuple[str, tuple[vkeys.KeyEntry, ...]]] = {}
+
+
+def cached_ring(session: Session, purpose: str = "seal") -> tuple[str | None, vkeys.KeyRing]:
+    """The ring last read for this database by :func:`stamped_ring`, with the stamp it was read
+    under, without a query; (None, an empty ring) before the first read. The caller must compare
+    the stamp with :data:`KEY_RING_STAMP` read in its own statement before trusting the ring."""
+    found = _stamped.get((session.get_bind().engine, purpose))
+    if found is None:
+        return None, vkeys.KeyRing([])
+    return found[0], vkeys.KeyRing(found[1])
+
+
+def stamped_ring(session: Session, purpose: str = "seal") -> tuple[str, vkeys.KeyRing]:
+    """The current stamp and the ring read after it (two small queries), remembered for
+    :func:`cached_ring`. The stamp is read first: a change committed in between makes the ring
+    newer than its stamp, never older, so the next caller sees a new stamp and reads again."""
+    stamp = session.connection().execute(_STAMP_QUERY).scalar_one()
+    ring = load_ring(session, purpose)
+    _stamped[(session.get_bind().engine, purpose)] = (stamp, tuple(ring.entries()))
+    return stamp, ring

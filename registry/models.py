@@ -8,6 +8,7 @@ import enum
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -394,6 +395,13 @@ class SigningKeyRecord(Base):
     """
 
     __tablename__ = "signing_key"
+    __table_args__ = (
+        # At most one active key per purpose, even with two `keys generate` racing.
+        Index(
+            "uq_signing_key_one_active", "purpose", unique=True,
+            sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(16), unique=True)
@@ -406,6 +414,17 @@ class SigningKeyRecord(Base):
     verify_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class KeyRingStamp(Base):
+    """One row whose ``stamp`` a database trigger replaces on any change to ``signing_key``
+    (migration 0006): a cached key ring is good while the stamp it was read with is current."""
+
+    __tablename__ = "key_ring_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))
 
 
 class Seal(Base):

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import url_for
 
-from app.certificates.display import Parties, Party
 from registry.certificates import status_on
 from registry.keystore import utc
 from registry.models import Certificate, Organization, Seal
-from registry.seals import VerificationResult, seal_url
+from registry.seals import seal_url
+from registry.verification import Party, VerificationResult, VerifiedCertificate
 from verify.keys import b64url
 
 
@@ -47,13 +47,9 @@ def seal_view(seal: Seal, host: str) -> dict[str, Any]:
     }
 
 
-def certificate_url(certificate: Certificate, body_code: str | None = None) -> str:
-    return url_for(
-        "api.get_certificate_detail",
-        body=body_code or certificate.body.code,
-        number=certificate.number,
-        _external=True,
-    )
+def certificate_url(number: str, body_code: str) -> str:
+    """The API URL of a certificate (what a number typed by hand resolves to)."""
+    return url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
 
 
 def certificate_view(
@@ -83,7 +79,7 @@ def certificate_view(
             for r in certificate.test_reports
         ],
         "seal": seal_view(seal, host) if seal is not None else None,
-        "url": certificate_url(certificate),
+        "url": certificate_url(certificate.number, certificate.body.code),
     }
 
 
@@ -96,18 +92,18 @@ def _party(party: Party) -> dict[str, Any]:
     }
 
 
-def verified_certificate_view(certificate: Certificate, parties: Parties, today: dt.date) -> dict[str, Any]:
+def verified_certificate_view(certificate: VerifiedCertificate, today: dt.date) -> dict[str, Any]:
     """What a verification answer says of the certificate (JSON-ready: dates as text).
 
     Built by hand rather than dumped through the schema: it is on the hot path, and
     ``VerifiedCertificateSchema`` (which documents it) is checked against it by the tests.
     """
     return {
-        "body": parties.body.code,
-        "body_names": {"zh": parties.body.name_zh, "en": parties.body.name_en},
+        "body": certificate.body.code,
+        "body_names": {"zh": certificate.body.name_zh, "en": certificate.body.name_en},
         "number": certificate.number,
-        "holder": _party(parties.holder),
-        "manufacturer": _party(parties.manufacturer),
+        "holder": _party(certificate.holder),
+        "manufacturer": _party(certificate.manufacturer),
         "category": certificate.category,
         "jurisdiction": certificate.jurisdiction,
         "scheme": certificate.scheme,
@@ -116,14 +112,12 @@ def verified_certificate_view(certificate: Certificate, parties: Parties, today:
         "standards": certificate.standards,
         "issue_date": certificate.issue_date.isoformat(),
         "expiry_date": certificate.expiry_date.isoformat(),
-        "status": status_on(certificate, today),
-        "url": certificate_url(certificate, parties.body.code),
+        "status": certificate.status_on(today),
+        "url": certificate_url(certificate.number, certificate.body.code),
     }
 
 
-def verdict_view(
-    result: VerificationResult, parties: Parties | None, today: dt.date, checked_at: str
-) -> dict[str, Any]:
+def verdict_view(result: VerificationResult, today: dt.date, checked_at: str) -> dict[str, Any]:
     """The answer to one verification, in both languages (JSON-ready)."""
     certificate = result.certificate
     return {
@@ -133,9 +127,7 @@ def verdict_view(
         "warning": result.is_warning,
         "reason": {"zh": result.reason_zh, "en": result.reason_en},
         "certificate": (
-            verified_certificate_view(certificate, parties, today)
-            if certificate is not None and parties is not None
-            else None
+            verified_certificate_view(certificate, today) if certificate is not None else None
         ),
         "checked_at": checked_at,
     }

@@ -16,12 +16,10 @@ from flask import Response, jsonify, render_template
 from app import clock
 from app.access import public
 from app.certificates import verify_bp
-from app.certificates.display import category_name, jurisdiction_name, parties_of
 from app.certificates.service import grace_days
-from app.database import get_session
-from registry.certificates import status_on
+from app.database import get_reading_session, get_session
 from registry.keystore import public_jwks, root_public_jwks
-from registry.seals import VerificationResult, verify_scanned
+from registry.verification import VerificationResult, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
 JWKS_MAX_AGE = 300
@@ -59,20 +57,16 @@ def headline(result: VerificationResult) -> Headline:
 
 def _verdict_page(token: str) -> Response:
     now = clock.now()
-    session = get_session()
+    session = get_reading_session()  # a verification only reads: no transaction round trips
     # A trailing slash is what a browser or a person adds, never part of a token.
     result = verify_scanned(session, token.rstrip("/"), now=now, grace_days=grace_days())
     certificate = result.certificate
-    claims = result.claims
     html = render_template(
         "certificates/verify.html",
         result=result,
         headline=headline(result),
         certificate=certificate,
-        parties=parties_of(session, certificate) if certificate is not None else None,
-        category=category_name(session, claims.category) if claims is not None else None,
-        jurisdiction=jurisdiction_name(session, claims.jurisdiction) if claims is not None else None,
-        status_today=status_on(certificate, registry_today(now)) if certificate is not None else None,
+        status_today=certificate.status_on(registry_today(now)) if certificate is not None else None,
         checked_at=checked_label(now.astimezone(REGISTRY_TIMEZONE)),
     )
     response = Response(html, mimetype="text/html")

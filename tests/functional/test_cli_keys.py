@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app
-from registry import keystore, migrate, seals
+from registry import keystore, migrate, seals, verification
 from registry.db import make_engine
 from registry.models import AuditEvent, SigningKeyRecord
 from tests.conftest import NOW
@@ -135,6 +135,7 @@ def test_demo_command_prints_a_seal_that_verifies(cli_app: Flask) -> None:
     found = re.search(r"\(VALID\): (HTTPS://VERIFY\.EXAMPLE\.CN/V/[A-Z2-7]+)", output)
     assert found is not None, output
     with _session(cli_app) as session:  # the demo command reads the real clock
-        assert seals.verify_scanned(session, found.group(1), now=dt.datetime.now(dt.UTC)).code == "VALID"
+        result = verification.verify_scanned(session, found.group(1), now=dt.datetime.now(dt.UTC))
+        assert result.code == "VALID"
     code, again = _run(cli_app, "demo")
     assert code == 0 and "already holds certificates" in again

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry import keystore, seals
+from registry import keystore, seals, verification
 from registry.bundle_export import build_trust_bundle
 from registry.demo import WITHDRAWN_BODY, load_demo
 from registry.demo_certificates import EXPECTED, PLAN, load_demo_certificates
@@ -43,7 +43,7 @@ def test_demo_certificates_cover_every_state(session: Session, now: dt.datetime)
     offline = OfflineVerifier(load_and_verify(data, root, now))
     for demo in summary.certificates:
         url = seals.seal_url("127.0.0.1:5000", demo.token)
-        result = seals.verify_scanned(session, url, now=now)
+        result = verification.verify_scanned(session, url, now=now)
         assert result.code == demo.expected == EXPECTED[demo.scenario], demo
         assert result.is_warning == (demo.scenario == "body_ended")
         assert offline.verify_scanned(url, now).verdict.code.value == demo.expected, demo

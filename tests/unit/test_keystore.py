@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry import keystore
@@ -169,3 +170,17 @@ def test_passphrase_from_env(tmp_path: Path) -> None:
         keystore.passphrase_from_env({})
     with pytest.raises(keystore.KeyStoreError, match="cannot read"):
         keystore.passphrase_from_env({"SEAL_KEY_PASSPHRASE_FILE": str(tmp_path / "missing")})
+
+
+def test_the_database_allows_one_active_key_per_purpose(session: Session, now: dt.datetime) -> None:
+    """Two `keys generate` racing each pass the service's check; the index stops the second."""
+    keystore.generate_key(session, "seal", PASSPHRASE, actor="ops", now=now)
+    first = session.scalars(select(SigningKeyRecord)).one()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(SigningKeyRecord(
+            kid="0" * 16, purpose="seal", public_key_der=b"x", encrypted_private_key=None,
+            state="active", created_at=now,
+        ))
+        session.flush()
+    keystore.generate_key(session, "root", PASSPHRASE, actor="ops", now=now)  # another purpose
+    assert first.state == "active"

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import keystore, migrate, seals
+from registry import keystore, migrate, seals, verification
 from registry.bodies import change_status
 from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
@@ -116,9 +116,9 @@ def test_reissue_after_a_revocation(session: Session, now: dt.datetime, world: W
 
     issued = seals.reissue_seals(session, old_kid, now=now + DAY, passphrase=PASSPHRASE)
     assert [seal.certificate_id for seal in issued] == [kept.id]
-    assert seals.verify_scanned(session, old_url, now=now + DAY).code == "KEY_REVOKED"
+    assert verification.verify_scanned(session, old_url, now=now + DAY).code == "KEY_REVOKED"
     new_url = seals.seal_url(HOST, issued[0].token)
-    assert seals.verify_scanned(session, new_url, now=now + DAY).code == "VALID"
+    assert verification.verify_scanned(session, new_url, now=now + DAY).code == "VALID"
     assert seals.reissue_seals(session, old_kid, now=now + DAY, passphrase=PASSPHRASE) == []
     assert seals.latest_seal(session, withdrawn).kid == old_kid  # type: ignore[union-attr]
 
@@ -209,7 +209,7 @@ def test_every_verdict_online_and_offline(
 ) -> None:
     set_up, code, warning = SCENARIOS[name]
     url, at = set_up(session, now, world)
-    result = seals.verify_scanned(session, url, now=at)
+    result = verification.verify_scanned(session, url, now=at)
     assert (result.code, result.is_warning) == (code, warning), result.reason_en
     assert result.reason_en and result.reason_zh
     assert offline_code(session, url, at) == code
@@ -232,7 +232,7 @@ def test_a_genuine_seal_of_an_unregistered_certificate(
     forged = dataclasses.replace(claims, certificate_number="NEVER-REGISTERED")
     url = seals.seal_url(HOST, vseal.issue_token(forged, KeyRing([entry])))
 
-    result = seals.verify_scanned(session, url, now=now + DAY)
+    result = verification.verify_scanned(session, url, now=now + DAY)
     assert result.code == "NOT_REGISTERED" and result.certificate is None and result.claims == forged
     # Offline, registration is inferred from the signature unless the bundle lists every certificate.
     assert offline_code(session, url, now + DAY) == "VALID"
@@ -241,8 +241,8 @@ def test_a_genuine_seal_of_an_unregistered_certificate(
 
 def test_grace_days_is_configurable(session: Session, now: dt.datetime, world: World) -> None:
     url, at = _body_line("withdrawn", dt.date(2026, 6, 5))(session, now, world)
-    assert seals.verify_scanned(session, url, now=at, grace_days=5).is_warning is False
-    result = seals.verify_scanned(session, url, now=at, grace_days=30)
+    assert verification.verify_scanned(session, url, now=at, grace_days=5).is_warning is False
+    result = verification.verify_scanned(session, url, now=at, grace_days=30)
     assert result.is_warning and result.grace_until == dt.date(2026, 7, 5)
 
 
@@ -255,12 +255,14 @@ def test_verify_many_matches_single_verification(session: Session, now: dt.datet
     change_certificate_status(session, world.body.code, suspended.number, "suspended", reason="r",
                               actor="op", now=now)
     items = [valid, "garbage", url_suspended, valid.lower(), ""]
-    batch = seals.verify_many(session, items, now=now)
+    batch = verification.verify_many(session, items, now=now)
     assert [r.code for r in batch] == ["VALID", "FORGED", "CERTIFICATE_SUSPENDED", "VALID", "FORGED"]
-    assert [r.code for r in batch] == [seals.verify_scanned(session, item, now=now).code for item in items]
-    assert batch[2].certificate is suspended
+    singly = [verification.verify_scanned(session, item, now=now) for item in items]
+    assert [r.code for r in batch] == [r.code for r in singly]
+    assert [r.certificate for r in batch] == [r.certificate for r in singly]
+    assert batch[2].certificate is not None and batch[2].certificate.id == suspended.id
     with pytest.raises(InvalidInput, match="1000") as excinfo:
-        seals.verify_many(session, ["x"] * (seals.MAX_BATCH + 1), now=now)
+        verification.verify_many(session, ["x"] * (verification.MAX_BATCH + 1), now=now)
     assert excinfo.value.details["limit"] == 1000
 
 
@@ -276,17 +278,37 @@ def statements(engine: Engine) -> Iterator[list[str]]:
     event.remove(engine, "before_cursor_execute", count)
 
 
-def test_the_hot_path_is_two_queries_and_a_batch_three(
+def test_the_hot_path_is_one_query_and_a_batch_three(
     session: Session, now: dt.datetime, world: World, statements: list[str]
 ) -> None:
     _, url = sealed(session, now, world)
     session.flush()
+    verification.verify_scanned(session, url, now=now)  # reads the keys for this database
     statements.clear()
-    assert seals.verify_scanned(session, url, now=now).code == "VALID"
-    assert len(statements) == 2, statements
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"
+    assert len(statements) == 1, statements
     statements.clear()
-    assert seals.verify_many(session, [url] * 50, now=now)[49].code == "VALID"
+    assert verification.verify_many(session, [url] * 50, now=now)[49].code == "VALID"
     assert len(statements) == 3
+
+
+def test_a_key_revoked_straight_in_sql_counts_at_the_next_verification(
+    session: Session, now: dt.datetime, world: World, statements: list[str]
+) -> None:
+    """The cached ring is trusted only under the stamp a trigger renews on any key change."""
+    _, url = sealed(session, now, world)
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"
+    kid = keystore.list_keys(session, "seal")[0].kid
+    session.execute(
+        text("UPDATE signing_key SET state = 'revoked', revoked_at = :at WHERE kid = :kid"),
+        {"at": now - DAY, "kid": kid},
+    )
+    statements.clear()
+    assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"
+    assert len(statements) == 3, statements  # stale stamp seen, keys read again, seal refused
+    session.execute(text("UPDATE signing_key SET state = 'active', revoked_at = NULL WHERE kid = :kid"),
+                    {"kid": kid})
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"
 
 
 @SEVERAL
@@ -297,12 +319,12 @@ def test_the_hot_path_is_two_queries_and_a_batch_three(
 ))
 def test_any_string_is_forged_never_an_exception(session: Session, now: dt.datetime, world: World,
                                                   text: str) -> None:
-    assert seals.verify_scanned(session, text, now=now).code == "FORGED"
+    assert verification.verify_scanned(session, text, now=now).code == "FORGED"
 
 
 def test_odd_inputs(session: Session, now: dt.datetime, world: World) -> None:
     for odd in ["A" * 1_000_000, "HTTPS://X/V/" + "A" * 5000, "\x00\ud800", "印章", None, 12, b"AAAA"]:
-        result = seals.verify_scanned(session, odd, now=now)  # type: ignore[arg-type]
+        result = verification.verify_scanned(session, odd, now=now)  # type: ignore[arg-type]
         assert (result.code, result.detail) == ("FORGED", "malformed")
 
 
@@ -316,7 +338,7 @@ def test_no_single_bit_flip_is_valid(session: Session, now: dt.datetime, world: 
     token = seals.issue_seal(session, certificate, now=now, passphrase=PASSPHRASE).token
     data = bytearray(vseal.token_to_bytes(token))
     data[position % len(data)] ^= 1 << bit
-    result = seals.verify_scanned(session, vseal.token_from_bytes(bytes(data)), now=now)
+    result = verification.verify_scanned(session, vseal.token_from_bytes(bytes(data)), now=now)
     assert result.code != "VALID"
 
 
@@ -350,12 +372,12 @@ def test_a_committed_revocation_is_seen_by_the_very_next_verification(
             kid = keystore.active_signer(session, "seal", PASSPHRASE)[0]
             session.commit()
         with Session(reader) as session:
-            assert seals.verify_scanned(session, url, now=now).code == "VALID"
+            assert verification.verify_scanned(session, url, now=now).code == "VALID"
         with Session(writer) as session:
             keystore.revoke_key(session, kid, "stolen laptop", actor="op", now=now)
             session.commit()
         with Session(reader) as session:
-            assert seals.verify_scanned(session, url, now=now).code == "KEY_REVOKED"
+            assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"
     finally:
         writer.dispose()
         reader.dispose()

@@ -1,0 +1,104 @@
+"""Verification through the app on a real pooled engine (not the tests' rolled-back transaction):
+the verification views read in autocommit mode, and what another session commits counts from the
+very next request, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from app import create_app
+from registry import keystore, migrate, seals
+from registry.certificates import change_certificate_status
+from registry.db import make_engine, make_session_factory
+from tests.conftest import NOW, private_postgres_database
+from tests.unit.seal_support import PASSPHRASE, make_world, register
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'committed.sqlite3'}"
+        else:
+            url = stack.enter_context(private_postgres_database(os.environ["TEST_DATABASE_URL"]))
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def real_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    flask_app = create_app({
+        "TESTING": True, "SECRET_KEY": "test-only-secret", "DATABASE_URL": database_url,
+        "RATELIMIT_ENABLED": False, "NOW": lambda: NOW, "PUBLIC_HOST": "verify.example.cn",
+    })
+    flask_app.instance_path = str(tmp_path / "instance")
+    yield flask_app
+    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+
+
+def _other_session(database_url: str) -> Session:
+    """A second process's view of the database: its own engine, its own commits."""
+    session: Session = make_session_factory(make_engine(database_url))()
+    return session
+
+
+def _verdict(client: FlaskClient, token: str) -> tuple[str, str]:
+    page = client.get(f"/V/{token}", headers={"Accept-Language": "en"})
+    api = client.post("/api/v1/verify", json={"token": token})
+    assert page.status_code == 200 and api.status_code == 200
+    code = api.get_json()["verdict"]
+    assert f'data-verdict="{code}"' in page.get_data(as_text=True)
+    return code, page.get_data(as_text=True)
+
+
+def test_what_another_session_commits_counts_at_the_next_request(real_app: Flask, database_url: str) -> None:
+    other = _other_session(database_url)
+    try:
+        world = make_world(other, NOW)
+        certificate = register(other, NOW, world, "CQC2026000001")
+        token = seals.issue_seal(other, certificate, now=NOW, passphrase=PASSPHRASE).token
+        body_code = world.body.code
+        other.commit()
+        client = real_app.test_client()
+
+        code, html = _verdict(client, token)
+        assert code == "VALID"
+        assert "CQC2026000001" in html and "Masks" in html  # details and reference names render
+
+        change_certificate_status(other, body_code, "CQC2026000001", "suspended", reason="audit",
+                                  actor="op", now=NOW)
+        other.commit()
+        assert _verdict(client, token)[0] == "CERTIFICATE_SUSPENDED"
+
+        change_certificate_status(other, body_code, "CQC2026000001", "valid", reason="cleared",
+                                  actor="op", now=NOW)
+        other.commit()
+        assert _verdict(client, token)[0] == "VALID"  # the key ring is cached by now
+
+        kid = keystore.active_record(other, "seal").kid  # type: ignore[union-attr]
+        keystore.revoke_key(other, kid, reason="key leaked", actor="ops", now=NOW)
+        other.commit()
+        assert _verdict(client, token)[0] == "KEY_REVOKED"
+
+        # The reading connections go back to the pool as they came: on SQLite, with pysqlite's
+        # own transaction handling still off (the app's writes rely on it).
+        engine = real_app.extensions["db_session_factory"].kw["bind"]
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                assert connection.connection.driver_connection.isolation_level is None
+        assert client.post("/api/v1/verify", json={"token": token}).get_json()["verdict"] == "KEY_REVOKED"
+    finally:
+        other.close()
+        other.get_bind().engine.dispose()
