@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry import translog
 from registry.models import AuditEvent
 
 CANONICAL_VERSION = 1
@@ -89,4 +90,5 @@ def record(
     )
     session.add(event)
     session.flush()
+    translog.append(session, event)
     return event

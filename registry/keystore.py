@@ -1,8 +1,9 @@
 """Signing keys in the database: generate, rotate, revoke, and load them for signing or verifying.
 
-Two purposes share the ``signing_key`` table: "seal" keys sign certificate seals, the "root" key
-signs trust bundles. Each purpose has at most one active key. Private keys are stored only as
-encrypted PKCS#8 PEM (``verify.keyfiles``); the passphrase is machine-generated and kept outside
+Three purposes share the ``signing_key`` table: "seal" keys sign certificate seals, the "root"
+key signs trust bundles, the "log" key signs the transparency log's checkpoints. Each purpose
+has at most one active key. Private keys are stored only as encrypted PKCS#8 PEM
+(``verify.keyfiles``); the passphrase is machine-generated and kept outside
 the database (environment or secret file), so a database dump alone signs nothing.
 
 Freshness over caching: :func:`load_ring` reads the key rows on every call (a few rows), so a
@@ -41,7 +42,7 @@ from verify.keyfiles import (
     private_key_to_pem,
 )
 
-PURPOSES = ("seal", "root")
+PURPOSES = ("seal", "root", "log")
 DEFAULT_VERIFY_PERIOD = dt.timedelta(days=5 * 365)
 ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 _RING_CACHE_LIMIT = 32

@@ -7,6 +7,7 @@ import enum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -440,3 +442,48 @@ class Seal(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     certificate: Mapped[Certificate] = relationship()
+
+
+# --- the transparency log (registry.translog) -------------------------------------------------------
+
+
+class LogHead(Base):
+    """The log's size and frontier (hashes of the perfect subtrees on its right edge, largest
+    first), one row. Appenders update it first: its row lock orders concurrent writers, so leaf
+    indexes are contiguous, and a rolled-back append gives its index back."""
+
+    __tablename__ = "log_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogNode(Base):
+    """A complete (perfect) subtree of the log: level 0 are the leaves, one per audit event.
+
+    Stored once, by the append that completed it, so an inclusion or consistency proof reads
+    O(log n) rows. Immutable: triggers refuse UPDATE and DELETE (migration 0007).
+    """
+
+    __tablename__ = "log_node"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+    # The audit event a leaf (level 0) logs; None above the leaves.
+    audit_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_event.id"), unique=True)
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint in a signed note) of the log at ``size``."""
+
+    __tablename__ = "log_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    kid: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

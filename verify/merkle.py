@@ -161,6 +161,41 @@ def consistency_proof(size1: int, size2: int, source: SubtreeHashes) -> list[byt
     return nodes
 
 
+def append_to_frontier(
+    size: int, frontier: Sequence[bytes], leaf_hash: bytes
+) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append ``leaf_hash`` as leaf ``size`` to a tree known only by its frontier.
+
+    The frontier is the hashes of the perfect subtrees along the tree's right edge, largest
+    first: one per set bit of ``size``. Returns the new frontier and the ``(level, index, hash)``
+    subtrees this leaf completed, leaf first (what :meth:`MemoryTree.append` returns), so a
+    database log appends without reading any stored node.
+    """
+    if len(frontier) != bin(size).count("1"):
+        raise MerkleError(f"a tree of {size} leaves has {bin(size).count('1')} frontier hashes")
+    if len(leaf_hash) != HASH_SIZE:
+        raise MerkleError(f"a leaf hash has {HASH_SIZE} bytes, not {len(leaf_hash)}")
+    remaining = list(frontier)
+    hashed, level = leaf_hash, 0
+    completed = [(0, size, leaf_hash)]
+    while size >> level & 1:  # a perfect subtree of this level waits on the left: merge
+        hashed = node_hash(remaining.pop(), hashed)
+        level += 1
+        completed.append((level, ((size + 1) >> level) - 1, hashed))
+    remaining.append(hashed)
+    return remaining, completed
+
+
+def root_from_frontier(frontier: Sequence[bytes]) -> bytes:
+    """The root hash of the tree whose frontier (largest subtree first) is ``frontier``."""
+    if not frontier:
+        return EMPTY_ROOT
+    hashed = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        hashed = node_hash(left, hashed)
+    return hashed
+
+
 class MemoryTree:
     """An append-only tree holding every complete subtree in memory; a :class:`SubtreeHashes`."""
 

@@ -19,11 +19,13 @@ from verify.merkle import (
     MerkleError,
     ProofError,
     RootMismatch,
+    append_to_frontier,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
     node_hash,
     root,
+    root_from_frontier,
     root_from_inclusion_proof,
     root_from_leaf_hashes,
     verify_consistency,
@@ -390,3 +392,17 @@ def test_memory_tree_refuses_bad_leaves_and_incomplete_subtrees():
             tree.subtree(level, index)
     with pytest.raises(LookupError):
         inclusion_proof(0, 4, tree)  # the source cannot answer for leaves it does not hold
+
+
+@given(st.lists(st.binary(min_size=0, max_size=8), min_size=1, max_size=140))
+def test_the_frontier_appends_as_the_memory_tree(leaves: list[bytes]) -> None:
+    """A log that keeps only its frontier stores the same subtrees and reaches the same roots."""
+    tree = MemoryTree()
+    frontier: list[bytes] = []
+    for size, data in enumerate(leaves):
+        hashed = leaf_hash(data)
+        frontier, completed = append_to_frontier(size, frontier, hashed)
+        assert completed == tree.append(hashed)
+        assert root_from_frontier(frontier) == tree.root()
+    with pytest.raises(MerkleError):
+        append_to_frontier(len(leaves), [*frontier, leaf_hash(b"x")], leaf_hash(b"y"))  # disagree
