@@ -28,8 +28,10 @@ from registry import bundle_export, keystore, seals
 from registry.errors import RegistryError
 from verify import cose
 from verify.bundle import CONTENT_TYPE, load_and_verify
+from verify.checkpoint import NoteKeyError, NoteVerifier
 from verify.errors import BundleError, JwksError, KeyFileError, QrImageError
 from verify.keys import PASSPHRASE_FILE_ENV, import_jwks, public_key_from_pem
+from verify.log_proof import LogProof, check_log_proof
 from verify.offline import OfflineResult, OfflineVerifier
 from verify.verdict import DEFAULT_GRACE_DAYS, VerdictCode
 
@@ -240,16 +242,23 @@ def _print_result(result: OfflineResult) -> None:
               help="A photo or scan of the QR code instead of TOKEN_OR_URL.")
 @click.option("--grace-days", type=click.IntRange(min=0), default=None,
               help=f"Grace period after a body's authorization ended (default {DEFAULT_GRACE_DAYS}).")
+@click.option("--log-proof", "log_proof_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The `log` object of a verification answer asked with log_proof (JSON), to check too.")
+@click.option("--log-key", help="The log's verifier key, as GET /log/key prints it (with --log-proof).")
 @click.argument("token_or_url", required=False)
 def verify_offline_command(
     bundle_path: Path,
     root_key_path: Path,
     qr_path: Path | None,
     grace_days: int | None,
+    log_proof_path: Path | None,
+    log_key: str | None,
     token_or_url: str | None,
 ) -> None:
     """Verify a seal against a downloaded trust bundle, without the server. Exit code 0 for
-    VALID, 1 for anything else."""
+    VALID, 1 for anything else (a log proof given that does not hold included)."""
+    if (log_proof_path is None) != (log_key is None):
+        raise click.UsageError("--log-proof and --log-key go together")
     if (qr_path is None) == (token_or_url is None):
         raise click.UsageError("give either TOKEN_OR_URL or --qr IMAGE")
     now = clock.now()
@@ -269,6 +278,28 @@ def verify_offline_command(
     except QrImageError as exc:
         raise click.ClickException(f"cannot read a QR code in {qr_path}: {exc}") from exc
     _print_result(result)
-    if result.verdict.code is not VerdictCode.VALID:
+    log_ok = True
+    if log_proof_path is not None and log_key is not None:
+        log_ok = _check_log(log_proof_path, log_key, result)
+    if result.verdict.code is not VerdictCode.VALID or not log_ok:
         raise SystemExit(1)
+
+
+def _check_log(path: Path, key: str, result: OfflineResult) -> bool:
+    """Check the certificate's log proof; print the outcome; False when it does not hold."""
+    claims = result.verdict.claims
+    if claims is None:
+        click.echo("log: not checked (the seal cannot be believed)")
+        return False
+    try:
+        proof = LogProof.from_json(json.loads(path.read_text(encoding="utf-8")))
+        checkpoint = check_log_proof(
+            proof, NoteVerifier(key.strip()), body_code=claims.body_code, number=claims.certificate_number
+        )
+    except (ValueError, NoteKeyError) as exc:  # LogProofError and JSON errors are ValueErrors
+        click.echo(f"log: REFUSED: {exc}")
+        return False
+    click.echo(f"log: entry #{proof.index} is in the log of {checkpoint.size} entries signed by "
+               f"{checkpoint.origin} (checkpoint verified)")
+    return True
 

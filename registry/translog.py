@@ -28,6 +28,7 @@ from registry.models import AuditEvent, LogCheckpoint, LogHead, LogNode
 from verify import merkle
 from verify.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from verify.keys import KeyState
+from verify.log_proof import LogProof
 
 HASH_SIZE = merkle.HASH_SIZE
 MAX_ENTRIES = 1000  # per page of GET /log/entries
@@ -233,3 +234,20 @@ def publish_checkpoint(
             raise
         return found
     return checkpoint
+
+
+def log_proof(
+    session: Session, index: int, *, now: dt.datetime, origin: str, passphrase: bytes
+) -> LogProof:
+    """Leaf ``index`` with its inclusion proof against the current signed checkpoint."""
+    checkpoint = publish_checkpoint(session, now=now, origin=origin, passphrase=passphrase)
+    found = entries(session, index, index + 1)
+    if not found or index >= checkpoint.size:
+        raise NotFound(f"the log has no leaf {index}")
+    return LogProof(
+        index=index,
+        size=checkpoint.size,
+        checkpoint=checkpoint.note,
+        leaf=leaf_data(found[0][1]).decode("utf-8"),
+        proof=tuple(inclusion_proof(session, index, checkpoint.size)),
+    )

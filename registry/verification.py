@@ -23,13 +23,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
 from registry.bodies import registry_today
 from registry.errors import InvalidInput
-from registry.models import AuthorizationTimeline, Body, Certificate, CertificateStatus, Organization
+from registry.models import (
+    AuditEvent,
+    AuthorizationTimeline,
+    Body,
+    Certificate,
+    CertificateStatus,
+    LogNode,
+    Organization,
+)
 from verify import seal as vseal
 from verify.authority import AuthorizationFacts, AuthorizationLine, StatusPeriod, authorization_facts
 from verify.claims import Claims
@@ -80,6 +88,8 @@ class VerifiedCertificate:
     issue_date: dt.date
     expiry_date: dt.date
     status: str
+    # The transparency log's leaf of the certificate's latest audit event (registry.translog).
+    log_index: int | None = None
 
     def status_on(self, day: dt.date) -> str:
         """valid / suspended / withdrawn as stored, or expired once ``day`` is past the expiry
@@ -150,11 +160,22 @@ _PARTY_COLUMNS = [
     for org in (_BODY_ORG, _HOLDER, _MAKER)
     for column in (org.name_zh, org.name_en, org.credit_code, org.country)
 ]
+# The leaf of the certificate's latest audit event: a correlated lookup through the subject index.
+_LAST_LOG_INDEX = (
+    select(func.max(LogNode.idx))
+    .join(AuditEvent, AuditEvent.id == LogNode.audit_event_id)
+    .where(
+        LogNode.level == 0,
+        AuditEvent.subject_type == "certificate",
+        AuditEvent.subject_key == Body.code + "/" + Certificate.number,
+    )
+    .scalar_subquery()
+)
 _CERTIFICATE_COLUMNS = (
     Certificate.id, Certificate.body_id, Body.code, Certificate.number, *_PARTY_COLUMNS,
     Certificate.category, Certificate.jurisdiction, Certificate.scheme, Certificate.product_name,
     Certificate.models, Certificate.standards, Certificate.issue_date, Certificate.expiry_date,
-    Certificate.status,
+    Certificate.status, _LAST_LOG_INDEX,
 )  # fmt: skip
 _WIDTH = len(_CERTIFICATE_COLUMNS)
 _CERTIFICATE_BASE = (
@@ -199,7 +220,7 @@ def _certificate(row: Sequence[Any]) -> VerifiedCertificate:
     """A VerifiedCertificate from the first ``_WIDTH`` columns of a row of the statements above."""
     (cid, body_id, code, number, *parties), rest = row[:16], row[16:_WIDTH]
     body, holder, maker = (parties[i : i + 4] for i in (0, 4, 8))
-    category, jurisdiction, scheme, product, models, standards, issued, expires, status = rest
+    category, jurisdiction, scheme, product, models, standards, issued, expires, status, log_index = rest
     return VerifiedCertificate(
         id=cid,
         body_id=body_id,
@@ -216,6 +237,7 @@ def _certificate(row: Sequence[Any]) -> VerifiedCertificate:
         issue_date=issued,
         expiry_date=expires,
         status=status,
+        log_index=log_index,
     )
 
 

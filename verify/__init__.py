@@ -14,6 +14,8 @@ No Flask, no database: pure functions and small classes; every time-dependent ca
 - ``offline``    the offline verifier: same pipeline as the server, lookups from a bundle.
 - ``merkle``     RFC 9162 Merkle tree: hashing, proofs from stored complete subtrees, verification.
 - ``checkpoint`` C2SP tlog checkpoints in C2SP signed notes (Ed25519 note keys).
+- ``log_proof``  a certificate's log entry with its inclusion proof, checked offline.
+- ``declaration`` a customs declaration checked against a certificate (holder, HS code, dates).
 - ``errors``     the exception hierarchy (``SealError``, ``BundleError``, ...).
 
 Wiring for the server: keep the ring's entries in a table (kid, public key, encrypted PEM,

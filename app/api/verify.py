@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.access import public
@@ -26,8 +27,9 @@ from app.certificates.schemas import (
     VerifyBatchSchema,
     VerifyItemSchema,
 )
-from app.certificates.service import SigningUnavailable, grace_days, seal_passphrase
+from app.certificates.service import SigningUnavailable, grace_days, log_origin, seal_passphrase
 from app.database import get_reading_session, get_session
+from registry import translog
 from registry.bundle_export import build_trust_bundle, bundle_sequence
 from registry.keystore import KeyStoreError, active_signer
 from registry.verification import verify_many, verify_scanned
@@ -75,20 +77,33 @@ def verify_seals() -> Response:
     warning, and the registered certificate when the seal is genuine and the certificate known.
     """
     payload = read_json()
-    session = get_reading_session()  # a verification only reads: no transaction round trips
     now = clock.now()
     today = registry_today(now)
     checked_at = now.astimezone(dt.UTC).isoformat()
     if isinstance(payload, dict) and "items" in payload:
         check_batch_size(payload["items"], MAX_VERIFY_BATCH, "seals")
         data = strict_load(_BATCH_SCHEMA, payload)
+        session = get_reading_session()  # a verification only reads: no transaction round trips
         results = verify_many(session, _batch_texts(data["items"]), now=now, grace_days=grace_days())
         items = [verdict_view(r, today, checked_at) for r in results]
         return _no_store(jsonify({"checked_at": checked_at, "count": len(items), "items": items}))
-    scanned = _scanned_text(strict_load(_ITEM_SCHEMA, payload))
-    result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+    item = strict_load(_ITEM_SCHEMA, payload)
+    # A log proof may sign a new checkpoint (a write): then the request's ordinary transaction.
+    session = get_session() if item["log_proof"] else get_reading_session()
+    result = verify_scanned(session, _scanned_text(item), now=now, grace_days=grace_days())
     # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
-    return _no_store(jsonify(verdict_view(result, today, checked_at)))
+    answer = verdict_view(result, today, checked_at)
+    if item["log_proof"] and answer["log"] is not None:
+        answer["log"] = _log_proof(session, answer["log"]["index"], now)
+    return _no_store(jsonify(answer))
+
+
+def _log_proof(session: Session, index: int, now: dt.datetime) -> dict[str, Any]:
+    try:
+        proof = translog.log_proof(session, index, now=now, origin=log_origin(), passphrase=seal_passphrase())
+    except KeyStoreError as exc:
+        raise SigningUnavailable(f"the log checkpoint cannot be signed now: {exc.message}") from exc
+    return proof.as_json()
 
 
 def _no_store(response: Response) -> Response:

@@ -98,6 +98,9 @@ ZH: dict[str, str] = {
     # Verification page
     "Seal verification": "印章核验",
     "Verdict code": "结论代码",
+    "Transparency log": "透明日志",
+    "Latest change: entry #{index}": "最近一次变更：第 {index} 条",
+    "inclusion proof": "包含证明",
     "What the seal claims": "印章声明的内容",
     "The seal is genuine, but the registry holds no such certificate.": "印章真实，但登记处没有这张证书。",
     "Do not rely on this product's certificate. If you scanned it from a product, report it to the "

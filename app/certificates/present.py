@@ -129,6 +129,11 @@ def verdict_view(result: VerificationResult, today: dt.date, checked_at: str) ->
         "certificate": (
             verified_certificate_view(certificate, today) if certificate is not None else None
         ),
+        "log": (
+            {"index": certificate.log_index}
+            if certificate is not None and certificate.log_index is not None
+            else None
+        ),
         "checked_at": checked_at,
     }
 

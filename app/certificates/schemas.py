@@ -178,6 +178,15 @@ class VerifyItemSchema(_Strict):
 
     token = fields.String(metadata={"description": "The base32 token (any case)."})
     qr = fields.String(metadata={"description": "The scanned text, e.g. HTTPS://HOST/V/TOKEN."})
+    log_proof = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "Also return the certificate's latest log entry with its inclusion proof against "
+                "the current signed checkpoint (single verification only)."
+            )
+        },
+    )
 
     @validates_schema
     def one_of(self, data: dict[str, Any], **_: Any) -> None:
@@ -290,6 +299,16 @@ class VerifiedCertificateSchema(CertificateCoreSchema):
     url = fields.String(required=True, metadata={"description": "The certificate in this API."})
 
 
+class LogEntrySchema(Schema):
+    """Where the certificate's latest change sits in the transparency log (see /log/*)."""
+
+    index = fields.Integer(required=True, metadata={"description": "The leaf index."})
+    size = fields.Integer(metadata={"description": "The checkpoint's log size (with log_proof)."})
+    checkpoint = fields.String(metadata={"description": "The signed checkpoint note (with log_proof)."})
+    leaf = fields.String(metadata={"description": "The leaf's data: the audit event's canonical JSON."})
+    proof = fields.List(fields.String(), metadata={"description": "RFC 9162 inclusion proof, base64."})
+
+
 class VerdictSchema(Schema):
     """The verdict on one seal; ``verdict`` is a stable code."""
 
@@ -317,6 +336,7 @@ class VerdictSchema(Schema):
     )
     reason = fields.Nested(NamesSchema, required=True)
     certificate = fields.Nested(VerifiedCertificateSchema, required=True, allow_none=True)
+    log = fields.Nested(LogEntrySchema, required=True, allow_none=True)
     checked_at = fields.DateTime(required=True, format="iso")
 
 

@@ -56,6 +56,11 @@ def seal_url_for(seal: Seal) -> str:
     return seal_url(public_host(), seal.token)
 
 
+def log_origin() -> str:
+    """The transparency log's origin line (and note key name): ``LOG_ORIGIN``."""
+    return str(current_app.config.get("LOG_ORIGIN") or f"{current_app.config['PUBLIC_HOST']}/registry-log")
+
+
 def grace_days() -> int:
     """Days a certificate stays a warning after its body's authorization ended."""
     return int(current_app.config.get("VERIFY_GRACE_DAYS") or DEFAULT_GRACE_DAYS)

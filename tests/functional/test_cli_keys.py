@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app
-from registry import keystore, migrate, seals, verification
+from registry import keystore, migrate, seals, translog, verification
 from registry.db import make_engine
 from registry.models import AuditEvent, SigningKeyRecord
 from tests.conftest import NOW
@@ -114,6 +114,23 @@ def test_bundle_export_and_offline_verification(cli_app: Flask, tmp_path: Path) 
     assert code == 1 and "cannot read a QR code" in output
     code, output = verify()
     assert code == 2 and "TOKEN_OR_URL" in output
+
+    # The certificate's log entry, as the verification API returns it with log_proof, checks too.
+    origin = "verify.example.cn/registry-log"
+    with _session(cli_app) as session:
+        keystore.generate_key(session, "log", PASSPHRASE, actor="test", now=NOW)
+        index = translog.head(session).size - 2  # the seal's leaf (the key's own comes after)
+        proof = translog.log_proof(session, index, now=NOW, origin=origin, passphrase=PASSPHRASE)
+        key = translog.log_verifier(session, origin, NOW).key_string()
+        session.commit()
+    proof_file = tmp_path / "log.json"
+    proof_file.write_text(json.dumps(proof.as_json()), encoding="utf-8")
+    code, output = verify(url, "--log-proof", str(proof_file), "--log-key", key)
+    assert code == 0 and f"log: entry #{index} is in the log" in output, output
+    proof_file.write_text(json.dumps({**proof.as_json(), "index": index - 1}), encoding="utf-8")
+    code, output = verify(url, "--log-proof", str(proof_file), "--log-key", key)
+    assert code == 1 and "log: REFUSED" in output
+    assert verify(url, "--log-proof", str(proof_file))[0] == 2  # the key goes with the proof
 
     # A JWKS of the root key works as well; another key is refused.
     jwks = tmp_path / "root.jwks"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from registry import keystore
+from registry import keystore, translog
 from registry.certificates import change_certificate_status
 from tests.functional import test_certificates_support as support
 from tests.functional.test_certificates_support import (
@@ -21,6 +21,7 @@ from tests.functional.test_certificates_support import (
 )
 from verify.bundle import load_and_verify
 from verify.keys import b64url, import_jwks, key_id
+from verify.log_proof import LogProof, WrongSubject, check_log_proof
 from verify.offline import OfflineVerifier
 
 # The shared fixtures, made visible to pytest in this module.
@@ -236,3 +237,32 @@ def test_without_a_root_key_the_bundle_is_a_503(
     session.commit()
     response = world.call("anonymous", "GET", "/api/v1/trust-bundle")
     assert response.status_code == 503 and response.get_json()["code"] == "signing_unavailable"
+
+
+def test_the_answer_places_the_certificate_in_the_log_with_a_proof_on_request(
+    world: World, session: Session, now: dt.datetime, passphrase: bytes
+) -> None:
+    keystore.generate_key(session, "log", passphrase, actor="test", now=now)
+    change_certificate_status(session, "CB-A", "A-0001", "suspended", reason="audit", actor="t", now=now)
+    session.flush()
+    plain = verify(world, {"token": world.seal.token}).get_json()
+    index = plain["log"]["index"]
+    # The latest change of this certificate (the key added before it is another subject).
+    assert translog.entries(session, index, index + 1)[0][1].action == "certificate:suspend"
+    assert index == translog.head(session).size - 1 and set(plain["log"]) == {"index"}
+
+    answer = verify(world, {"token": world.seal.token, "log_proof": True}).get_json()
+    assert answer["verdict"] == "CERTIFICATE_SUSPENDED" and answer["log"]["index"] == index
+    proof = LogProof.from_json(answer["log"])
+    verifier = translog.log_verifier(session, f"{HOST}/registry-log", now)
+    checkpoint = check_log_proof(proof, verifier, body_code="CB-A", number="A-0001")
+    assert checkpoint.size == translog.head(session).size
+    with pytest.raises(WrongSubject):
+        check_log_proof(proof, verifier, body_code="CB-A", number="A-0002")
+    # Asking for a proof without a log key is a 503 naming the problem, not a 500.
+    log_key = keystore.active_record(session, "log")
+    assert log_key is not None
+    keystore.revoke_key(session, log_key.kid, "test", actor="t", now=now)
+    session.flush()
+    refused = verify(world, {"token": world.seal.token, "log_proof": True})
+    assert refused.status_code == 503 and "checkpoint" in refused.get_json()["detail"]

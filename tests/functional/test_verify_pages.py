@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from app import create_app
-from registry import keystore
+from registry import keystore, translog
 from registry.bodies import change_status
 from registry.certificates import change_certificate_status
 from registry.models import Body
@@ -46,7 +46,7 @@ def page(world: World, path: str, lang: str = "zh") -> tuple[int, str]:
     return response.status_code, response.get_data(as_text=True)
 
 
-def test_a_genuine_seal_is_valid_in_green_in_both_languages(world: World) -> None:
+def test_a_genuine_seal_is_valid_in_green_in_both_languages(world: World, session: Session) -> None:
     token = world.seal.token
     status, html = page(world, f"/V/{token}")
     assert status == 200
@@ -58,6 +58,10 @@ def test_a_genuine_seal_is_valid_in_green_in_both_languages(world: World) -> Non
     _, english = page(world, f"/V/{token}", "en")
     assert 'id="verdict-word">VALID</h1>' in english and "有效" in english
     assert "Alpha Certification" in english
+    # Where the certificate's latest change (its seal) sits in the transparency log, with a proof.
+    index = translog.head(session).size - 1
+    assert f"Latest change: entry #{index}" in english
+    assert f'href="/log/proof/inclusion?index={index}"' in english and f"第 {index} 条" in html
     response = world.call("anonymous", "GET", f"/V/{token}")
     assert response.headers["Cache-Control"] == "no-store"
 
