@@ -487,3 +487,16 @@ class LogCheckpoint(Base):
     kid: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The oversight tables live in their own module; importing it here makes them part of the one
+# metadata (migrations are compared against it) wherever registry.models is imported.
+from registry.oversight_models import (  # noqa: E402,F401
+    Complaint,
+    ComplaintAttachment,
+    ComplaintEvent,
+    ComplaintLink,
+    CreditRecord,
+    MisuseAlert,
+    ScanEvent,
+)
