@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -46,6 +48,47 @@ def plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else json.loads(canonical_json(value))
 
 
+@dataclass(frozen=True)
+class Change:
+    """One change to record: what :func:`record` takes, for :func:`record_many`."""
+
+    action: str
+    subject_type: str
+    subject_key: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str = ""
+
+
+def _event(change: Change, *, now: dt.datetime, actor: str) -> AuditEvent:
+    before_plain, after_plain = plain(change.before), plain(change.after)
+    canonical = canonical_json(
+        {
+            "v": CANONICAL_VERSION,
+            "occurred_at": now,
+            "actor": actor,
+            "action": change.action,
+            "subject": {"type": change.subject_type, "key": change.subject_key},
+            "before": before_plain,
+            "after": after_plain,
+            "reason": change.reason,
+        }
+    )
+    return AuditEvent(
+        # In UTC: SQLite stores the wall time without its offset, so a +08:00 ``now`` would
+        # otherwise be read back eight hours off (and no longer match ``canonical``).
+        occurred_at=now.astimezone(dt.UTC),
+        actor=actor,
+        action=change.action,
+        subject_type=change.subject_type,
+        subject_key=change.subject_key,
+        before=before_plain,
+        after=after_plain,
+        reason=change.reason,
+        canonical=canonical,
+    )
+
+
 def record(
     session: Session,
     *,
@@ -58,37 +101,22 @@ def record(
     after: dict[str, Any] | None,
     reason: str = "",
 ) -> AuditEvent:
-    """Add an audit event to the session (flushed with the change it describes).
+    """Add an audit event to the session (flushed with the change it describes) and append it
+    to the transparency log.
 
     ``action`` is a tag such as ``"body:authorization:suspend"``.
     """
-    before_plain, after_plain = plain(before), plain(after)
-    canonical = canonical_json(
-        {
-            "v": CANONICAL_VERSION,
-            "occurred_at": now,
-            "actor": actor,
-            "action": action,
-            "subject": {"type": subject_type, "key": subject_key},
-            "before": before_plain,
-            "after": after_plain,
-            "reason": reason,
-        }
-    )
-    event = AuditEvent(
-        # In UTC: SQLite stores the wall time without its offset, so a +08:00 ``now`` would
-        # otherwise be read back eight hours off (and no longer match ``canonical``).
-        occurred_at=now.astimezone(dt.UTC),
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_key=subject_key,
-        before=before_plain,
-        after=after_plain,
-        reason=reason,
-        canonical=canonical,
-    )
-    session.add(event)
+    change = Change(action, subject_type, subject_key, before, after, reason)
+    return record_many(session, [change], now=now, actor=actor)[0]
+
+
+def record_many(
+    session: Session, changes: Sequence[Change], *, now: dt.datetime, actor: str
+) -> list[AuditEvent]:
+    """:func:`record` for many changes at once (a bulk registration): one flush of the events,
+    one append of their leaves, in order."""
+    events = [_event(change, now=now, actor=actor) for change in changes]
+    session.add_all(events)
     session.flush()
-    translog.append(session, event)
-    return event
+    translog.append_many(session, events)
+    return events

@@ -6,6 +6,7 @@ Services flush, never commit. Every change writes an audit event.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from registry.models import (
     Organization,
     TestReport,
 )
-from registry.queries import is_authorized
+from registry.queries import active_windows
 
 MAX_BULK = 10_000
 TRANSITIONS = {
@@ -134,125 +135,119 @@ class _Problems:
         self.items.append({"field": field_name, "problem": problem})
 
 
-def _organization(
-    session: Session, party: PartyInput, role: str, problems: _Problems, cache: dict[str, Organization]
-) -> Organization | None:
-    if not party.name_zh.strip() and not party.name_en.strip():
-        problems.add(f"{role}.name_zh", "a name is required")
-    code = (party.credit_code or "").strip().upper() or None
-    country = (party.country or "CN").strip().upper()
-    if code is None:
-        if country == "CN":
-            problems.add(f"{role}.credit_code", "a Chinese organization needs its unified social credit code")
-            return None
-        org = Organization(
-            credit_code=None, name_zh=party.name_zh.strip(), name_en=party.name_en.strip(), country=country
-        )
-        session.add(org)
-        return org
-    try:
-        warning = check_credit_code(code).warning
-    except ValueError as exc:
-        problems.add(f"{role}.credit_code", str(exc))
-        return None
-    if code in cache:
-        return cache[code]
-    found = session.scalar(select(Organization).where(Organization.credit_code == code))
-    if found is not None:
-        org = found
-    else:
-        org = Organization(
-            credit_code=code,
-            credit_code_warning=warning,
-            name_zh=party.name_zh.strip(),
-            name_en=party.name_en.strip(),
-            country=country,
-        )
-        session.add(org)
-    cache[code] = org
-    return org
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
-def _check(
-    session: Session, body: Body, data: CertificateInput, today: dt.date, problems: _Problems
-) -> list[tuple[Body, TestReportInput]]:
-    if not data.number.strip() or len(data.number.strip()) > 64:
-        problems.add("number", "the certificate number is required (at most 64 characters)")
-    if not data.product_name.strip():
-        problems.add("product_name", "the product name is required")
-    if not data.scheme.strip():
-        problems.add("scheme", "the scheme or legislation is required")
-    if data.expiry_date <= data.issue_date:
-        problems.add("expiry_date", "the expiry date must follow the issue date")
-    if data.issue_date > today:
-        problems.add("issue_date", "the issue date is in the future")
-    if not is_authorized(session, body.code, data.category, data.jurisdiction, data.issue_date):
-        problems.add(
-            "category",
-            f"body {body.code} held no active authorization for {data.category} in "
-            f"{data.jurisdiction} on the issue date {data.issue_date}",
-        )
-    labs: list[tuple[Body, TestReportInput]] = []
-    for i, report in enumerate(data.test_reports):
-        lab = session.scalar(select(Body).where(Body.code == report.lab_code))
-        where = f"test_reports[{i}]"
-        if lab is None or lab.kind != BodyKind.TESTING_LAB.value:
-            problems.add(f"{where}.lab_code", f"{report.lab_code!r} is not a listed testing lab")
-            continue
-        if report.report_date > data.issue_date:
-            problems.add(f"{where}.report_date", "the test report is dated after the certificate")
-        if not _lab_listed(session, lab, data.category, report.report_date):
-            problems.add(
-                f"{where}.lab_code",
-                f"lab {lab.code} was not listed for {data.category} on the report date {report.report_date}",
+class _Batch:
+    """What the checks of a batch read from the database, each in one query for all its items
+    (per 500): numbers already registered, the labs named, when the body and the labs were
+    authorized, the organizations named by credit code. Nothing is written while checking."""
+
+    def __init__(self, session: Session, body: Body, items: list[CertificateInput]) -> None:
+        self.body = body
+        numbers = sorted({item.number.strip() for item in items} - {""})
+        self.registered: set[str] = set()
+        for chunk in _chunks(numbers):
+            registered = select(Certificate.number).where(
+                Certificate.body_id == body.id, Certificate.number.in_(chunk)
             )
-        if not report.report_number.strip():
-            problems.add(f"{where}.report_number", "the report number is required")
-        labs.append((lab, report))
-    return labs
+            self.registered.update(session.scalars(registered))
+        lab_codes = sorted({report.lab_code for item in items for report in item.test_reports})
+        self.labs: dict[str, Body] = {}
+        for chunk in _chunks(lab_codes):
+            self.labs.update(
+                (lab.code, lab) for lab in session.scalars(select(Body).where(Body.code.in_(chunk)))
+            )
+        self.windows = active_windows(session, [body.id, *(lab.id for lab in self.labs.values())])
+        codes = sorted({
+            (party.credit_code or "").strip().upper()
+            for item in items for party in (item.holder, item.manufacturer)
+        } - {""})  # fmt: skip
+        self.organizations: dict[str, Organization] = {}
+        for chunk in _chunks(codes):
+            self.organizations.update(
+                (org.credit_code or "", org)
+                for org in session.scalars(select(Organization).where(Organization.credit_code.in_(chunk)))
+            )
+
+    def organization(self, party: PartyInput, role: str, problems: _Problems) -> Organization | None:
+        """The organization ``party`` names: a registered one by credit code, else a new one
+        (added to the session with the first certificate that holds it)."""
+        if not party.name_zh.strip() and not party.name_en.strip():
+            problems.add(f"{role}.name_zh", "a name is required")
+        code = (party.credit_code or "").strip().upper() or None
+        country = (party.country or "CN").strip().upper()
+        names = {"name_zh": party.name_zh.strip(), "name_en": party.name_en.strip(), "country": country}
+        if code is None:
+            if country == "CN":
+                problems.add(
+                    f"{role}.credit_code", "a Chinese organization needs its unified social credit code"
+                )
+                return None
+            return Organization(credit_code=None, **names)
+        try:
+            warning = check_credit_code(code).warning
+        except ValueError as exc:
+            problems.add(f"{role}.credit_code", str(exc))
+            return None
+        if code not in self.organizations:
+            self.organizations[code] = Organization(credit_code=code, credit_code_warning=warning, **names)
+        return self.organizations[code]
+
+    def check(
+        self, data: CertificateInput, today: dt.date, problems: _Problems
+    ) -> list[tuple[Body, TestReportInput]]:
+        """Every rule for one item; the labs of its test reports."""
+        body = self.body
+        number = data.number.strip()
+        if not number or len(number) > 64:
+            problems.add("number", "the certificate number is required (at most 64 characters)")
+        elif number in self.registered:
+            problems.add("number", f"certificate {number} of {body.code} is already registered")
+        if not data.product_name.strip():
+            problems.add("product_name", "the product name is required")
+        if not data.scheme.strip():
+            problems.add("scheme", "the scheme or legislation is required")
+        if data.expiry_date <= data.issue_date:
+            problems.add("expiry_date", "the expiry date must follow the issue date")
+        if data.issue_date > today:
+            problems.add("issue_date", "the issue date is in the future")
+        if not self.windows.authorized(body.id, data.category, data.jurisdiction, data.issue_date):
+            problems.add(
+                "category",
+                f"body {body.code} held no active authorization for {data.category} in "
+                f"{data.jurisdiction} on the issue date {data.issue_date}",
+            )
+        labs: list[tuple[Body, TestReportInput]] = []
+        for i, report in enumerate(data.test_reports):
+            lab = self.labs.get(report.lab_code)
+            where = f"test_reports[{i}]"
+            if lab is None or lab.kind != BodyKind.TESTING_LAB.value:
+                problems.add(f"{where}.lab_code", f"{report.lab_code!r} is not a listed testing lab")
+                continue
+            if report.report_date > data.issue_date:
+                problems.add(f"{where}.report_date", "the test report is dated after the certificate")
+            if not self.windows.authorized(lab.id, data.category, None, report.report_date):
+                problems.add(
+                    f"{where}.lab_code",
+                    f"lab {lab.code} was not listed for {data.category} "
+                    f"on the report date {report.report_date}",
+                )
+            if not report.report_number.strip():
+                problems.add(f"{where}.report_number", "the report number is required")
+            labs.append((lab, report))
+        return labs
 
 
-def _lab_listed(session: Session, lab: Body, category: str, day: dt.date) -> bool:
-    return any(
-        is_authorized(session, lab.code, category, jurisdiction, day)
-        for jurisdiction in {a.jurisdiction for a in lab.authorizations if a.category == category}
-    )
-
-
-def register_certificate(
-    session: Session,
-    body_code: str,
-    data: CertificateInput,
-    *,
-    actor: str,
-    now: dt.datetime,
-    today: dt.date | None = None,
-    _org_cache: dict[str, Organization] | None = None,
-) -> Certificate:
-    """Register a certificate of ``body_code``; raise InvalidInput listing every problem."""
-    body = get_body(session, body_code)
-    if body.kind != BodyKind.CERTIFICATION_BODY.value:
-        raise PermissionDenied(f"{body.code} is not a certification body")
-    today = today or registry_today(now)
-    problems = _Problems()
-    labs = _check(session, body, data, today, problems)
-    number = data.number.strip()
-    if (
-        number
-        and session.scalar(
-            select(Certificate.id).where(Certificate.body_id == body.id, Certificate.number == number)
-        )
-        is not None
-    ):
-        problems.add("number", f"certificate {number} of {body.code} is already registered")
-    cache = _org_cache if _org_cache is not None else {}
-    holder = _organization(session, data.holder, "holder", problems, cache)
-    manufacturer = _organization(session, data.manufacturer, "manufacturer", problems, cache)
-    if problems.items or holder is None or manufacturer is None:
-        raise InvalidInput(problems.items[0]["problem"], errors=problems.items)
+def _new_certificate(
+    body: Body, data: CertificateInput, holder: Organization, manufacturer: Organization,
+    labs: list[tuple[Body, TestReportInput]], now: dt.datetime,
+) -> Certificate:  # fmt: skip
     certificate = Certificate(
         body=body,
-        number=number,
+        number=data.number.strip(),
         holder=holder,
         manufacturer=manufacturer,
         category=data.category,
@@ -271,19 +266,65 @@ def register_certificate(
         TestReport(lab=lab, report_number=r.report_number.strip(), report_date=r.report_date)
         for lab, r in labs
     ]
-    session.add(certificate)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="certificate:register",
-        subject_type="certificate",
-        subject_key=f"{body.code}/{number}",
-        before=None,
-        after=certificate_snapshot(certificate),
-    )
     return certificate
+
+
+def _register(
+    session: Session, body_code: str, items: list[CertificateInput], *, actor: str, now: dt.datetime,
+    today: dt.date | None,
+) -> tuple[list[Certificate], list[dict[str, Any]]]:  # fmt: skip
+    """Check every item against the batch's reads; write them all (one flush, one audit append)
+    only if none has a problem. Returns (certificates, problems with their item index)."""
+    body = get_body(session, body_code)
+    if body.kind != BodyKind.CERTIFICATION_BODY.value:
+        raise PermissionDenied(f"{body.code} is not a certification body")
+    today = today or registry_today(now)
+    batch = _Batch(session, body, items)
+    errors: list[dict[str, Any]] = []
+    certificates: list[Certificate] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.number.strip() in seen:
+            errors.append({"index": index, "field": "number", "problem": "duplicate number in this batch"})
+            continue
+        seen.add(item.number.strip())
+        problems = _Problems()
+        labs = batch.check(item, today, problems)
+        holder = batch.organization(item.holder, "holder", problems)
+        manufacturer = batch.organization(item.manufacturer, "manufacturer", problems)
+        if problems.items or holder is None or manufacturer is None:
+            errors.extend({"index": index, **problem} for problem in problems.items)
+        elif not errors:  # once anything failed, nothing is written: stop building
+            certificates.append(_new_certificate(body, item, holder, manufacturer, labs, now))
+    if errors:
+        return [], errors
+    session.add_all(certificates)
+    session.flush()
+    changes = [
+        audit.Change(
+            "certificate:register", "certificate", f"{body.code}/{c.number}", None, certificate_snapshot(c)
+        )
+        for c in certificates
+    ]
+    audit.record_many(session, changes, now=now, actor=actor)
+    return certificates, []
+
+
+def register_certificate(
+    session: Session,
+    body_code: str,
+    data: CertificateInput,
+    *,
+    actor: str,
+    now: dt.datetime,
+    today: dt.date | None = None,
+) -> Certificate:
+    """Register a certificate of ``body_code``; raise InvalidInput listing every problem."""
+    certificates, errors = _register(session, body_code, [data], actor=actor, now=now, today=today)
+    if errors:
+        problems = [{"field": e["field"], "problem": e["problem"]} for e in errors]
+        raise InvalidInput(problems[0]["problem"], errors=problems)
+    return certificates[0]
 
 
 def register_bulk(
@@ -298,35 +339,15 @@ def register_bulk(
     """Register up to MAX_BULK certificates, all or nothing.
 
     Every item is checked; if any fails, ImportRejected lists ``{"index", "field", "problem"}``
-    for each problem and the caller rolls back.
+    for each problem and nothing is written. The checks read the database a few times for the
+    whole batch, not per item, and the writes are one flush and one audit append.
     """
     if len(items) > MAX_BULK:
         raise InvalidInput(f"at most {MAX_BULK} certificates per request, got {len(items)}", limit=MAX_BULK)
-    errors: list[dict[str, Any]] = []
-    registered: list[Certificate] = []
-    seen: set[str] = set()
-    cache: dict[str, Organization] = {}
-    for index, item in enumerate(items):
-        if item.number.strip() in seen:
-            errors.append({"index": index, "field": "number", "problem": "duplicate number in this batch"})
-            continue
-        seen.add(item.number.strip())
-        try:
-            with session.begin_nested():
-                registered.append(
-                    register_certificate(
-                        session, body_code, item, actor=actor, now=now, today=today, _org_cache=cache
-                    )
-                )
-        except InvalidInput as exc:
-            cache.clear()  # the savepoint rollback may have discarded organizations it held
-            errors.extend(
-                {"index": index, **e}
-                for e in exc.details.get("errors", [{"field": "", "problem": exc.message}])
-            )
+    certificates, errors = _register(session, body_code, items, actor=actor, now=now, today=today)
     if errors:
         raise ImportRejected(f"{len(errors)} problem(s) in the batch; nothing was registered", errors=errors)
-    return registered
+    return certificates
 
 
 def change_certificate_status(

@@ -480,9 +480,11 @@ class LogCheckpoint(Base):
     """A signed checkpoint (C2SP tlog-checkpoint in a signed note) of the log at ``size``."""
 
     __tablename__ = "log_checkpoint"
+    # One per size and log key: after a key rotation the same size is signed again.
+    __table_args__ = (UniqueConstraint("size", "kid", name="uq_log_checkpoint_size"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     kid: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
@@ -492,11 +494,16 @@ class LogCheckpoint(Base):
 # The oversight tables live in their own module; importing it here makes them part of the one
 # metadata (migrations are compared against it) wherever registry.models is imported.
 from registry.oversight_models import (  # noqa: E402,F401
+    AlertKind,
+    AlertStatus,
     Complaint,
     ComplaintAttachment,
     ComplaintEvent,
     ComplaintLink,
+    ComplaintStatus,
+    CreditKind,
     CreditRecord,
     MisuseAlert,
+    ScanChannel,
     ScanEvent,
 )

@@ -15,8 +15,9 @@ recorder learns which, and a second pass computes the proof from the fetched row
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +36,7 @@ MAX_ENTRIES = 1000  # per page of GET /log/entries
 LOG_PURPOSE = "log"
 
 _BUMP = (
-    update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1)
+    update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + bindparam("count"))
     .returning(LogHead.size, LogHead.frontier)
 )  # fmt: skip
 _SET_FRONTIER = update(LogHead).where(LogHead.id == 1).values(frontier=bindparam("new_frontier"))
@@ -54,17 +55,32 @@ def _split(frontier: bytes) -> list[bytes]:
 
 def append(session: Session, event: AuditEvent) -> int:
     """Append ``event`` (already flushed) as the next leaf; returns its index."""
+    return append_many(session, [event])[0]
+
+
+def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
+    """Append flushed ``events`` as the next leaves, in order; returns their indexes.
+
+    Three statements whatever the count: the head moves by ``len(events)`` at once (its row lock
+    orders concurrent writers), the completed subtrees go in one multi-row INSERT.
+    """
+    if not events:
+        return []
     connection = session.connection()
-    size, frontier = connection.execute(_BUMP).one()
-    index = size - 1
-    hashed = merkle.leaf_hash(leaf_data(event))
-    new_frontier, completed = merkle.append_to_frontier(index, _split(frontier), hashed)
-    connection.execute(_INSERT_NODES, [
-        {"level": level, "idx": idx, "hash": node, "audit_event_id": event.id if level == 0 else None}
-        for level, idx, node in completed
-    ])  # fmt: skip
-    connection.execute(_SET_FRONTIER, {"new_frontier": b"".join(new_frontier)})
-    return index
+    size, frontier_bytes = connection.execute(_BUMP, {"count": len(events)}).one()
+    first = size - len(events)
+    frontier = _split(frontier_bytes)
+    rows: list[dict[str, Any]] = []
+    for offset, event in enumerate(events):
+        hashed = merkle.leaf_hash(leaf_data(event))
+        frontier, completed = merkle.append_to_frontier(first + offset, frontier, hashed)
+        rows.extend(
+            {"level": level, "idx": idx, "hash": node, "audit_event_id": event.id if level == 0 else None}
+            for level, idx, node in completed
+        )
+    connection.execute(_INSERT_NODES, rows)
+    connection.execute(_SET_FRONTIER, {"new_frontier": b"".join(frontier)})
+    return list(range(first, size))
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,9 @@ def _fetch(session: Session, wanted: Iterable[tuple[int, int]]) -> _Fetched:
     for start in range(0, len(pairs), 400):
         chunk = pairs[start : start + 400]
         rows = session.connection().execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash)
-            .where(tuple_(LogNode.level, LogNode.idx).in_(chunk))
+            select(LogNode.level, LogNode.idx, LogNode.hash).where(
+                tuple_(LogNode.level, LogNode.idx).in_(chunk)
+            )
         )
         hashes.update({(level, idx): bytes(hashed) for level, idx, hashed in rows})
     return _Fetched(hashes)
@@ -171,8 +188,11 @@ def entries(session: Session, start: int, end: int) -> list[tuple[int, AuditEven
     if not 0 <= start < end:
         raise InvalidInput(f"need 0 <= start < end, got start={start}, end={end}", field="start")
     if end - start > MAX_ENTRIES:
-        raise InvalidInput(f"at most {MAX_ENTRIES} entries per request, asked for {end - start}",
-                           field="end", limit=MAX_ENTRIES)
+        raise InvalidInput(
+            f"at most {MAX_ENTRIES} entries per request, asked for {end - start}",
+            field="end",
+            limit=MAX_ENTRIES,
+        )
     if end > size:
         raise InvalidInput(f"end must be at most the log's size {size}, got {end}", field="end")
     rows = session.execute(
@@ -209,36 +229,48 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
 def publish_checkpoint(
     session: Session, *, now: dt.datetime, origin: str, passphrase: bytes
 ) -> LogCheckpoint:
-    """The signed checkpoint of the log as it stands, signing a new one if the log has grown.
+    """The signed checkpoint of the log as it stands, by the active log key under ``origin``,
+    signing (and keeping) a new one if the log has grown or the key changed since.
 
     A checkpoint is log metadata, not a registry change: it writes no audit event (which would
     itself grow the log). Two callers signing the same size at once: the second gets the first's.
+    A checkpoint under another origin than the one kept is signed but not kept.
     """
     current = head(session)
-    latest = latest_checkpoint(session)
-    if latest is not None and latest.size == current.size:
-        return latest
-    signer = log_signer(session, origin, passphrase)
-    note = sign_checkpoint(Checkpoint(origin, current.size, current.root_hash), signer)
-    kid = keystore.active_record(session, LOG_PURPOSE)
-    checkpoint = LogCheckpoint(
-        size=current.size, root_hash=current.root_hash, kid=kid.kid if kid else "",
-        note=note, created_at=now.astimezone(dt.UTC),
+    record = keystore.active_record(session, LOG_PURPOSE)
+    if record is None:
+        raise keystore.KeyStoreError("there is no active log key (registry keys generate --purpose log)")
+    kept = session.scalar(
+        select(LogCheckpoint).where(LogCheckpoint.size == current.size, LogCheckpoint.kid == record.kid)
     )
+    if kept is not None and kept.note.startswith(f"{origin}\n"):
+        return kept
+    note = sign_checkpoint(
+        Checkpoint(origin, current.size, current.root_hash), log_signer(session, origin, passphrase)
+    )
+    checkpoint = LogCheckpoint(
+        size=current.size,
+        root_hash=current.root_hash,
+        kid=record.kid,
+        note=note,
+        created_at=now.astimezone(dt.UTC),
+    )
+    if kept is not None:
+        return checkpoint  # another origin than the kept one: answered, not kept
     try:
         with session.begin_nested():
             session.add(checkpoint)
-    except IntegrityError:  # the unique size: someone else signed this size a moment ago
-        found = session.scalar(select(LogCheckpoint).where(LogCheckpoint.size == current.size))
+    except IntegrityError:  # someone else signed this size with this key a moment ago
+        found = session.scalar(
+            select(LogCheckpoint).where(LogCheckpoint.size == current.size, LogCheckpoint.kid == record.kid)
+        )
         if found is None:
             raise
         return found
     return checkpoint
 
 
-def log_proof(
-    session: Session, index: int, *, now: dt.datetime, origin: str, passphrase: bytes
-) -> LogProof:
+def log_proof(session: Session, index: int, *, now: dt.datetime, origin: str, passphrase: bytes) -> LogProof:
     """Leaf ``index`` with its inclusion proof against the current signed checkpoint."""
     checkpoint = publish_checkpoint(session, now=now, origin=origin, passphrase=passphrase)
     found = entries(session, index, index + 1)

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column('note', sa.Text(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_log_checkpoint')),
-        sa.UniqueConstraint('size', name=op.f('uq_log_checkpoint_size')),
+        sa.UniqueConstraint('size', 'kid', name=op.f('uq_log_checkpoint_size')),
     )
     _backfill(head, nodes)
     _create_immutability()

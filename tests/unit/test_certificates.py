@@ -181,13 +181,14 @@ def test_bulk_all_or_nothing(session, now, cb, lab):
     items = [cert(number=f"N{i}", test_reports=[]) for i in range(5)]
     items[3] = cert(number="N3", category="ventilator", test_reports=[])
     items.append(cert(number="N1", test_reports=[]))
+    audit_events = session.scalar(select(func.count()).select_from(AuditEvent))
     with pytest.raises(ImportRejected) as err:
         register_bulk(session, "CB-1", items, actor="op", now=now)
     indexes = {e["index"] for e in err.value.details["errors"]}
     assert indexes == {3, 5}
     session.flush()
-    assert session.scalar(select(func.count()).select_from(Certificate)) == 4  # caller must roll back
-    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Certificate)) == 0  # nothing was written
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == audit_events
 
 
 def test_bulk_ok_and_limit(session, now, cb, lab):

@@ -209,3 +209,28 @@ def test_concurrent_writers_get_contiguous_indexes(committed_url: str, now: dt.d
             assert checkpoint.root_hash == translog.head(session).root_hash
     finally:
         engine.dispose()
+
+
+def test_many_changes_at_once_are_the_same_leaves_as_one_by_one(session: Session, now: dt.datetime) -> None:
+    """record_many appends with one head move: the leaves and the root are those of single appends."""
+    before = translog.head(session).size
+    changes = [audit.Change("test:bulk", "test", f"k{n}", None, {"n": n}) for n in range(9)]
+    events = audit.record_many(session, changes, now=now, actor="bulk")
+    logged = _logged(session)
+    assert [idx for idx, _ in logged[before:]] == list(range(before, before + 9))
+    assert [data for _, data in logged[before:]] == [translog.leaf_data(event) for event in events]
+    hashes = [merkle.leaf_hash(data) for _, data in logged]
+    assert translog.head(session).root_hash == merkle.root_from_leaf_hashes(hashes)
+    assert translog.append_many(session, []) == []
+
+
+def test_a_checkpoint_is_always_signed_by_the_current_key_and_origin(session: Session, now: dt.datetime) -> None:
+    keystore.generate_key(session, "log", PASSPHRASE, actor="ops", now=now)
+    kept = translog.publish_checkpoint(session, now=now, origin=ORIGIN, passphrase=PASSPHRASE)
+    other = translog.publish_checkpoint(session, now=now, origin="other.example/log", passphrase=PASSPHRASE)
+    assert other.size == kept.size and other.note != kept.note
+    assert open_checkpoint(other.note, translog.log_verifier(session, "other.example/log", now), "other.example/log")
+    keystore.rotate_key(session, "log", PASSPHRASE, actor="ops", now=now)  # itself a logged change
+    rotated = translog.publish_checkpoint(session, now=now, origin=ORIGIN, passphrase=PASSPHRASE)
+    assert rotated.size == kept.size + 1 and rotated.kid != kept.kid
+    assert open_checkpoint(rotated.note, translog.log_verifier(session, ORIGIN, now), ORIGIN).size == rotated.size
