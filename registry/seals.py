@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,36 +60,61 @@ def issue_seal(
     A withdrawn certificate gets no new seal. Sealing the same record twice in the same second
     with the same key yields the same token (Ed25519 is deterministic): the stored seal is returned.
     """
-    if certificate.status == CertificateStatus.WITHDRAWN.value:
-        raise Conflict(f"certificate {certificate.number} is withdrawn: it gets no new seal")
-    claims = certificate_claims(certificate, now)
+    return issue_seals(session, [certificate], now=now, passphrase=passphrase, actor=actor)[0]
+
+
+def issue_seals(
+    session: Session,
+    certificates: Sequence[Certificate],
+    *,
+    now: dt.datetime,
+    passphrase: bytes,
+    actor: str = "registry",
+) -> list[Seal]:
+    """:func:`issue_seal` for many certificates (a bulk registration): the active key read once,
+    the seals already stored looked up together, one flush and one audit append for the rest."""
+    for certificate in certificates:
+        if certificate.status == CertificateStatus.WITHDRAWN.value:
+            raise Conflict(f"certificate {certificate.number} is withdrawn: it gets no new seal")
     entry = keystore.active_entry(session, "seal", passphrase)
-    try:
-        token = vseal.token_from_bytes(vseal.sign_seal(claims, KeyRing([entry])))
-    except SealError as exc:  # sealed before the active key existed: a clock problem
-        raise keystore.KeyStoreError(f"cannot seal at {now.isoformat()}: {exc.message}") from exc
-    digest = token_digest(token)
-    existing = session.scalar(select(Seal).where(Seal.token_sha256 == digest))
-    if existing is not None:
-        return existing
-    kid = entry.kid.hex()
-    sealed = Seal(
-        certificate=certificate, kid=kid, token=token, token_sha256=digest, issued_at=claims.issued_at
-    )
-    session.add(sealed)
+    ring, kid = KeyRing([entry]), entry.kid.hex()
+    signed: list[tuple[Certificate, Claims, str, str]] = []
+    for certificate in certificates:
+        claims = certificate_claims(certificate, now)
+        try:
+            token = vseal.token_from_bytes(vseal.sign_seal(claims, ring))
+        except SealError as exc:  # sealed before the active key existed: a clock problem
+            raise keystore.KeyStoreError(f"cannot seal at {now.isoformat()}: {exc.message}") from exc
+        signed.append((certificate, claims, token, token_digest(token)))
+    digests = [digest for _, _, _, digest in signed]
+    stored: dict[str, Seal] = {}
+    for start in range(0, len(digests), 500):
+        found = session.scalars(select(Seal).where(Seal.token_sha256.in_(digests[start : start + 500])))
+        stored.update((seal.token_sha256, seal) for seal in found)
+    new: list[tuple[Seal, Claims]] = []
+    for certificate, claims, token, digest in signed:
+        if digest not in stored:
+            stored[digest] = Seal(
+                certificate=certificate, kid=kid, token=token, token_sha256=digest, issued_at=claims.issued_at
+            )
+            new.append((stored[digest], claims))
+    session.add_all(seal for seal, _ in new)
     session.flush()
-    audit.record(
-        session, now=now, actor=actor, action="seal:issue", subject_type="certificate",
-        subject_key=f"{claims.body_code}/{claims.certificate_number}", before=None,
-        after={
-            "seal_id": sealed.id,
-            "kid": kid,
-            "token_sha256": digest,
-            "issued_at": claims.issued_at,
-            "record_digest": claims.record_digest.hex(),
-        },
-    )
-    return sealed
+    changes = [
+        audit.Change(
+            "seal:issue", "certificate", f"{claims.body_code}/{claims.certificate_number}", None,
+            {
+                "seal_id": seal.id,
+                "kid": kid,
+                "token_sha256": seal.token_sha256,
+                "issued_at": claims.issued_at,
+                "record_digest": claims.record_digest.hex(),
+            },
+        )
+        for seal, claims in new
+    ]  # fmt: skip
+    audit.record_many(session, changes, now=now, actor=actor)
+    return [stored[digest] for digest in digests]
 
 
 def seal_url(host: str, token: str) -> str:
