@@ -36,7 +36,7 @@ def access_of(view: Callable[..., Any]) -> Any:
 
 def wants_json() -> bool:
     """API paths, and clients that prefer JSON over HTML, get problem+json."""
-    if request.path.startswith(("/api/", "/.well-known/")):
+    if request.path.startswith(("/api/", "/.well-known/", "/log/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +23,14 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.cli import registry_cli
 from app.database import new_session
+from app.signing import key_passphrase
 from registry import bundle_export, keystore, seals
 from registry.errors import RegistryError
 from verify import cose
 from verify.bundle import CONTENT_TYPE, load_and_verify
 from verify.checkpoint import NoteKeyError, NoteVerifier
 from verify.errors import BundleError, JwksError, KeyFileError, QrImageError
-from verify.keys import PASSPHRASE_FILE_ENV, import_jwks, public_key_from_pem
+from verify.keys import import_jwks, public_key_from_pem
 from verify.log_proof import LogProof, check_log_proof
 from verify.offline import OfflineResult, OfflineVerifier
 from verify.verdict import DEFAULT_GRACE_DAYS, VerdictCode
@@ -41,11 +41,7 @@ PURPOSE = click.Choice(list(keystore.PURPOSES))
 
 def passphrase() -> bytes:
     """The key passphrase: the environment first, then the app's ``SEAL_KEY_PASSPHRASE_FILE``."""
-    environ = dict(os.environ)
-    configured = current_app.config.get("SEAL_KEY_PASSPHRASE_FILE")
-    if configured and not environ.get(PASSPHRASE_FILE_ENV):
-        environ[PASSPHRASE_FILE_ENV] = str(configured)
-    return keystore.passphrase_from_env(environ)
+    return key_passphrase(current_app)  # type: ignore[arg-type]
 
 
 @contextmanager

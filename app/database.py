@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from app.signing import publish_checkpoints_on_commit
 from registry.db import make_engine, make_session_factory, reading_options
 from registry.errors import Conflict, StaleEdit
 
@@ -32,7 +33,9 @@ def init_app(app: Flask) -> None:
 def new_session(app: Flask) -> Session:
     """A session outside a request (CLI commands); the caller commits."""
     factory: sessionmaker = app.extensions["db_session_factory"]
-    return factory()
+    session: Session = factory()
+    publish_checkpoints_on_commit(app, session)
+    return session
 
 
 def get_session() -> Session:
@@ -41,6 +44,7 @@ def get_session() -> Session:
         from flask import current_app
 
         g.db_session = current_app.extensions["db_session_factory"]()
+        publish_checkpoints_on_commit(current_app._get_current_object(), g.db_session)  # type: ignore[attr-defined]
     session: Session = g.db_session
     return session
 

@@ -11,9 +11,10 @@ the same rule the verifier applies, so each scenario's verdict is the one it is 
 - retired_key: sealed with the first seal key, since rotated (still VALID until its verify_until);
 - revoked_key: sealed with the second seal key, since revoked (KEY_REVOKED).
 
-The keys are made here too (a root key for trust bundles; seal keys 1 to 3), so the demo only
-loads into a registry with demo bodies and no seal key and no certificate yet: it never rotates
-or revokes an operator's real keys.
+The keys are made here too (a root key for trust bundles, a log key for the transparency log's
+checkpoints; seal keys 1 to 3), so the demo only loads into a registry with demo bodies and no
+seal key and no certificate yet: it never rotates or revokes an operator's real keys (a root or
+log key that already exists is kept).
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ def load_demo_certificates(session: Session, now: dt.datetime, passphrase: bytes
                                       actor=ACTOR, now=now))
         for serial, choice in enumerate(_choose(bodies, labs, today), start=1)
     ]
-    if keystore.active_record(session, "root") is None:
-        keystore.generate_key(session, "root", passphrase, actor=ACTOR, now=now)
+    for purpose in ("root", "log"):  # trust bundles; the log's checkpoints (GET /log/checkpoint)
+        if keystore.active_record(session, purpose) is None:
+            keystore.generate_key(session, purpose, passphrase, actor=ACTOR, now=now)
 
     def seal_all(scenarios: set[str]) -> dict[int, Seal]:
         return {

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of /api/v1, built by apispec from the marshmallow schemas.
+"""The OpenAPI 3.1 document of /api/v1 and the transparency log (/log), built by apispec from the
+marshmallow schemas.
 
 Paths come from the app's URL map (so a route cannot exist without appearing here); each
 operation's parameters and responses come from ``OPERATIONS`` below, its summary from the view's
@@ -19,6 +20,8 @@ from app.api import schemas
 from app.certificates.openapi_ops import CERTIFICATE_OPERATIONS
 from app.certificates.openapi_ops import COMPONENT_SCHEMAS as CERTIFICATE_SCHEMAS
 from app.filters import BodyListArgs
+from app.log.openapi_ops import COMPONENT_SCHEMAS as LOG_SCHEMAS
+from app.log.openapi_ops import LOG_OPERATIONS
 from registry.exports import FORMATS
 
 OPENAPI_VERSION = "3.1.0"
@@ -26,6 +29,8 @@ API_VERSION = "1.0.0"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _EXTENSION = "api_openapi_document"
+# The blueprints whose routes the document describes: the JSON API and the transparency log.
+DOCUMENTED_BLUEPRINTS = ("api.", "log.")
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
@@ -113,6 +118,9 @@ COMPONENT_SCHEMAS: dict[str, type[Any]] = {
 # The certificate and verification routes describe themselves next to their schemas.
 OPERATIONS.update(CERTIFICATE_OPERATIONS)
 COMPONENT_SCHEMAS.update(CERTIFICATE_SCHEMAS)
+# So do the transparency log's routes (app.log).
+OPERATIONS.update(LOG_OPERATIONS)
+COMPONENT_SCHEMAS.update(LOG_SCHEMAS)
 
 _ERROR_DESCRIPTIONS = {
     "NotFound": "No such body or route (code not_found).",
@@ -136,7 +144,7 @@ def _summary(view: Any) -> dict[str, str]:
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
-    """Build the OpenAPI document for every ``api.*`` rule of ``app``."""
+    """Build the OpenAPI document for every ``api.*`` and ``log.*`` rule of ``app``."""
     spec = APISpec(
         title="Epidemic-prevention certification registry API",
         version=API_VERSION,
@@ -146,7 +154,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "description": (
                 "Certification bodies, inspection bodies and testing labs authorized for "
                 "epidemic-prevention products, with their status on any date. Errors are "
-                "application/problem+json (RFC 9457) with a stable `code`."
+                "application/problem+json (RFC 9457) with a stable `code`. Every change to the "
+                "registry is an entry of a public transparency log (RFC 9162 proofs, C2SP "
+                "checkpoints) under /log."
             )
         },
     )
@@ -158,12 +168,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
         )
     paths: dict[str, dict[str, Any]] = {}
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api."):
+        if not rule.endpoint.startswith(DOCUMENTED_BLUEPRINTS):
             continue
         view = app.view_functions[rule.endpoint]
         fallback = {"responses": {"200": {"description": "OK"}}}
         operation = _summary(view) | copy.deepcopy(OPERATIONS.get(rule.endpoint, fallback))
-        operation["operationId"] = rule.endpoint.removeprefix("api.")
+        # api.list_bodies -> list_bodies, log.checkpoint -> log_checkpoint
+        operation["operationId"] = rule.endpoint.removeprefix("api.").replace(".", "_")
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         paths.setdefault(openapi_path(rule.rule), {}).update({m.lower(): operation for m in methods})
     for path in sorted(paths):

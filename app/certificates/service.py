@@ -16,10 +16,11 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
+from app.signing import key_passphrase
 from registry.certificates import CertificateInput, register_bulk, register_certificate
-from registry.keystore import KeyStoreError, passphrase_from_env
+from registry.keystore import KeyStoreError
 from registry.models import Body, Certificate, Organization, Seal
-from registry.seals import issue_seal, seal_url
+from registry.seals import issue_seals, seal_url
 from verify.verdict import DEFAULT_GRACE_DAYS
 
 
@@ -32,7 +33,7 @@ class SigningUnavailable(ServiceUnavailable):
 def seal_passphrase() -> bytes:
     """The key passphrase from the environment, or a 503 naming the problem."""
     try:
-        return passphrase_from_env()
+        return key_passphrase(current_app)  # type: ignore[arg-type]
     except KeyStoreError as exc:
         raise SigningUnavailable(f"seals cannot be signed now: {exc.message}") from exc
 
@@ -57,8 +58,8 @@ def seal_url_for(seal: Seal) -> str:
 
 
 def log_origin() -> str:
-    """The transparency log's origin line (and note key name): ``LOG_ORIGIN``."""
-    return str(current_app.config.get("LOG_ORIGIN") or f"{current_app.config['PUBLIC_HOST']}/registry-log")
+    """The transparency log's origin line (and note key name), resolved at start-up."""
+    return str(current_app.config["LOG_ORIGIN"])
 
 
 def grace_days() -> int:
@@ -70,9 +71,7 @@ def seal_all(session: Session, certificates: Sequence[Certificate], now: dt.date
     """Issue a seal for each certificate (all or nothing: a key problem is a 503 and rolls back)."""
     passphrase = seal_passphrase()
     try:
-        return [
-            issue_seal(session, certificate, now=now, passphrase=passphrase) for certificate in certificates
-        ]
+        return issue_seals(session, certificates, now=now, passphrase=passphrase)
     except KeyStoreError as exc:
         raise SigningUnavailable(f"seals cannot be signed now: {exc.message}") from exc
 

@@ -30,7 +30,8 @@ def document(client: FlaskClient) -> dict[str, Any]:
 
 
 def api_rules(app: Flask) -> list[Any]:
-    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")]
+    """The rules the document describes: the JSON API and the transparency log."""
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/api/v1/", "/log/"))]
 
 
 def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:

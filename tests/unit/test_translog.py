@@ -224,13 +224,17 @@ def test_many_changes_at_once_are_the_same_leaves_as_one_by_one(session: Session
     assert translog.append_many(session, []) == []
 
 
-def test_a_checkpoint_is_always_signed_by_the_current_key_and_origin(session: Session, now: dt.datetime) -> None:
+def test_a_checkpoint_is_always_signed_by_the_current_key_and_origin(
+    session: Session, now: dt.datetime
+) -> None:
     keystore.generate_key(session, "log", PASSPHRASE, actor="ops", now=now)
     kept = translog.publish_checkpoint(session, now=now, origin=ORIGIN, passphrase=PASSPHRASE)
     other = translog.publish_checkpoint(session, now=now, origin="other.example/log", passphrase=PASSPHRASE)
     assert other.size == kept.size and other.note != kept.note
-    assert open_checkpoint(other.note, translog.log_verifier(session, "other.example/log", now), "other.example/log")
+    other_key = translog.log_verifier(session, "other.example/log", now)
+    assert open_checkpoint(other.note, other_key, "other.example/log")
     keystore.rotate_key(session, "log", PASSPHRASE, actor="ops", now=now)  # itself a logged change
     rotated = translog.publish_checkpoint(session, now=now, origin=ORIGIN, passphrase=PASSPHRASE)
     assert rotated.size == kept.size + 1 and rotated.kid != kept.kid
-    assert open_checkpoint(rotated.note, translog.log_verifier(session, ORIGIN, now), ORIGIN).size == rotated.size
+    rotated_key = translog.log_verifier(session, ORIGIN, now)
+    assert open_checkpoint(rotated.note, rotated_key, ORIGIN).size == rotated.size
