@@ -1,0 +1,127 @@
+"""The scan log in the web layer: every verification is recorded, in batches, off the hot path.
+
+A verification builds its row (``registry.scanlog.scan_record``) and hands it to this process's
+:class:`ScanLog`, which writes buffered rows in one INSERT, in a transaction of its own, when
+``SCAN_LOG_BATCH`` rows are waiting or every ``SCAN_LOG_FLUSH_SECONDS`` (a daemon thread), and
+at exit. So a verification does not wait for a write, and a write serves many verifications;
+what a crash can lose is at most the last second's rows. ``SCAN_LOG_BATCH = 1`` writes each row
+at once (the tests use it). After each write the misuse alert rules run over the new rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from flask import current_app, request
+from sqlalchemy.orm import Session
+
+from app import clock
+from registry.oversight_models import ScanChannel
+from registry.scanlog import ScanRecord, client_hash, scan_record, write_scans
+from registry.verification import VerificationResult
+
+log = logging.getLogger(__name__)
+EXTENSION = "scan_log"
+AfterWrite = Callable[[Session, list[ScanRecord]], None]
+
+
+class ScanLog:
+    """A per-process buffer of scan rows, written in batches (thread-safe)."""
+
+    def __init__(self, session_factory: Callable[[], Session], *, batch: int, interval: float) -> None:
+        self._factory = session_factory
+        self._batch = max(1, batch)
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one write at a time: rows keep their order
+        self._pending: list[ScanRecord] = []
+        self._pid: int | None = None  # the flusher thread belongs to one process (gunicorn forks)
+        self.after_write: list[AfterWrite] = []
+        self.failed_writes = 0
+        atexit.register(self.flush)
+
+    def add(self, record: ScanRecord) -> None:
+        """Buffer one row; write now if the batch is full."""
+        with self._lock:
+            self._pending.append(record)
+            full = len(self._pending) >= self._batch
+        if full:
+            self.flush()
+        elif self._pid != os.getpid():
+            self._start_flusher()
+
+    def flush(self) -> None:
+        """Write every buffered row now, then run the after-write hooks (misuse alerts)."""
+        with self._write_lock:
+            with self._lock:
+                records, self._pending = self._pending, []
+            if not records:
+                return
+            session = self._factory()
+            try:
+                write_scans(session, records)
+                for hook in self.after_write:
+                    hook(session, records)
+                session.commit()
+            except Exception:  # a log write must never take a verification down with it
+                session.rollback()
+                self.failed_writes += 1
+                log.exception("could not write %d scan log rows", len(records))
+            finally:
+                session.close()
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+        thread = threading.Thread(target=self._run, name="scan-log-flusher", daemon=True)
+        thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            self.flush()
+
+
+def scan_log() -> ScanLog:
+    """This app's scan log."""
+    found: ScanLog = current_app.extensions[EXTENSION]
+    return found
+
+
+def log_verification(
+    result: VerificationResult,
+    scanned: object,
+    *,
+    channel: ScanChannel,
+    port: str = "",
+    declaration: dict[str, object] | None = None,
+    declaration_outcome: str | None = None,
+) -> None:
+    """Record one verification of the current request in the scan log."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    scan_log().add(
+        scan_record(
+            result,
+            scanned,
+            channel=channel,
+            now=clock.now(),
+            port=port,
+            client=client_hash(secret, request.remote_addr),
+            declaration=declaration,
+            declaration_outcome=declaration_outcome,
+        )
+    )
+
+
+def init_app(app: object, session_factory: Callable[[], Session], *, batch: int, interval: float) -> ScanLog:
+    """Create the app's scan log (``app.extensions["scan_log"]``)."""
+    found = ScanLog(session_factory, batch=batch, interval=interval)
+    app.extensions[EXTENSION] = found  # type: ignore[attr-defined]
+    return found

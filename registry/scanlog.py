@@ -1,0 +1,122 @@
+"""The scan log: one row per verification (page, API, customs), whatever the verdict.
+
+Rows are built on the hot path (:func:`scan_record`, no database work) and written in batches
+(:func:`write_scans`, one multi-row INSERT): the web layer buffers them per process
+(``app.scanlog``), so logging costs a verification almost nothing. A scan log row is an
+observation, not a change of the registry, so it is not an audit event (and not in the
+transparency log); misuse alerts raised from it are (``registry.alerts``).
+
+Privacy: the client's address is kept only as a keyed hash (the key never leaves the server),
+enough to tell one scanner from many; nothing else about the person is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from registry.oversight_models import ScanChannel, ScanEvent
+from registry.seals import token_digest
+from registry.verification import VerificationResult
+from verify import cose
+from verify import seal as vseal
+from verify.claims import decode_claims
+from verify.errors import SealError
+
+_INSERT = insert(ScanEvent)
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """One verification as the scan log keeps it (the columns of ``scan_event``)."""
+
+    scanned_at: dt.datetime
+    channel: str
+    verdict: str
+    detail: str = ""
+    token_sha256: str | None = None
+    kid: str | None = None
+    certificate_id: int | None = None
+    claimed_body: str | None = None
+    claimed_number: str | None = None
+    port: str = ""
+    exporter_credit_code: str | None = None
+    declared_hs_code: str | None = None
+    declaration_outcome: str | None = None
+    declaration: dict[str, Any] | None = field(default=None)
+    client_hash: str | None = None
+
+
+def client_hash(secret: bytes, address: str | None) -> str | None:
+    """Keyed SHA-256 of a client address (None without one); the key is derived from ``secret``."""
+    if not address:
+        return None
+    key = hashlib.sha256(b"scan-log client address\x00" + secret).digest()
+    return hmac.new(key, address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+
+def _unverified_names(scanned: object) -> tuple[str | None, str | None, str | None]:
+    """(token digest, body code, certificate number) a scanned text names, read WITHOUT trusting it.
+
+    Only for attributing a forged or unreadable seal in the log ("forgeries naming body X");
+    never for a verdict, which decodes claims only after the signature holds.
+    """
+    try:
+        data = vseal.parse_scanned(scanned)  # type: ignore[arg-type]  # any object: refused, not raised
+    except SealError:
+        return None, None, None
+    digest = token_digest(vseal.token_from_bytes(data))
+    try:
+        claims = decode_claims(cose.parse_sign1(data).payload)
+    except ValueError:  # cose format errors, claims that do not decode
+        return digest, None, None
+    return digest, claims.body_code[:40], claims.certificate_number[:64]
+
+
+def scan_record(
+    result: VerificationResult,
+    scanned: object,
+    *,
+    channel: ScanChannel | str,
+    now: dt.datetime,
+    port: str = "",
+    client: str | None = None,
+    declaration: dict[str, Any] | None = None,
+    declaration_outcome: str | None = None,
+) -> ScanRecord:
+    """The log row of one verification (``client`` is already hashed: :func:`client_hash`)."""
+    digest, body, number = _unverified_names(scanned)
+    if result.claims is not None:  # a genuine seal: what it names is certain
+        body, number = result.claims.body_code, result.claims.certificate_number
+    exporter = (declaration or {}).get("exporter_credit_code")
+    hs_code = (declaration or {}).get("hs_code")
+    return ScanRecord(
+        scanned_at=now.astimezone(dt.UTC),
+        channel=str(channel),
+        verdict=result.code,
+        detail=result.detail[:64],
+        token_sha256=digest,
+        kid=result.kid,
+        certificate_id=result.certificate.id if result.certificate is not None else None,
+        claimed_body=body,
+        claimed_number=number,
+        port=port.strip()[:100],
+        exporter_credit_code=str(exporter)[:18] if exporter else None,
+        declared_hs_code=str(hs_code)[:10] if hs_code else None,
+        declaration_outcome=declaration_outcome,
+        declaration=declaration,
+        client_hash=client,
+    )
+
+
+def write_scans(session: Session, records: Sequence[ScanRecord]) -> None:
+    """Insert ``records`` in one statement (the caller commits)."""
+    if records:
+        session.connection().execute(_INSERT, [asdict(record) for record in records])

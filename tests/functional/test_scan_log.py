@@ -1,0 +1,118 @@
+"""Every verification is logged (page, API, batch), without personal data beyond a keyed hash
+of the address; the log is written in batches off the hot path, and a failed write is survived."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.scanlog import ScanLog
+from registry.oversight_models import ScanEvent
+from registry.scanlog import ScanRecord, client_hash
+from registry.seals import token_digest
+from tests.functional import test_certificates_support as support
+from tests.functional.test_certificates_support import World
+
+app_config, cheap_password_hashing, keys, passphrase, world = (
+    support.app_config,
+    support.cheap_password_hashing,
+    support.keys,
+    support.passphrase,
+    support.world,
+)
+
+
+def _scans(session: Session) -> list[ScanEvent]:
+    return list(session.scalars(select(ScanEvent).order_by(ScanEvent.id)))
+
+
+def test_pages_and_api_calls_are_logged(world: World, session: Session) -> None:
+    token = world.seal.token
+    world.call("anonymous", "GET", f"/V/{token}", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    world.call("anonymous", "POST", "/api/v1/verify", json={"token": token.lower()})
+    world.call("anonymous", "POST", "/api/v1/verify", json={"items": [token, "garbage"]})
+    scans = _scans(session)
+    assert [(s.channel, s.verdict) for s in scans] == [
+        ("page", "VALID"), ("api", "VALID"), ("api", "VALID"), ("api", "FORGED"),
+    ]
+    first = scans[0]
+    assert first.certificate_id == world.certificate.id and first.token_sha256 == token_digest(token)
+    assert (first.claimed_body, first.claimed_number) == ("CB-A", "A-0001") and first.kid
+    # The address only as a keyed hash: not the address, not its plain SHA-256.
+    assert first.client_hash == client_hash(b"test-only-secret", "203.0.113.7")
+    stored = [getattr(first, column.key) for column in ScanEvent.__table__.columns]
+    assert not any("203.0.113" in json.dumps(value, default=str) for value in stored)
+    assert first.client_hash != client_hash(b"another-secret", "203.0.113.7")
+    assert scans[3].certificate_id is None and scans[3].token_sha256 is None
+
+
+def test_a_forged_seal_is_attributed_to_the_body_it_names(world: World, session: Session) -> None:
+    token = world.seal.token
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")  # the signature, not the claims
+    world.call("anonymous", "GET", f"/V/{tampered}")
+    scan = _scans(session)[-1]
+    assert scan.verdict == "FORGED" and scan.certificate_id is None
+    assert (scan.claimed_body, scan.claimed_number) == ("CB-A", "A-0001")
+
+
+class _Factory:
+    """Sessions that record what was written, or fail on demand."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.written: list[list[dict[str, Any]]] = []
+        self.fail = fail
+
+    def __call__(self) -> Any:
+        factory = self
+
+        class _Session:
+            def connection(self) -> Any:
+                return self
+
+            def execute(self, _statement: Any, rows: list[dict[str, Any]]) -> None:
+                if factory.fail:
+                    raise RuntimeError("database down")
+                factory.written.append(rows)
+
+            def commit(self) -> None: ...
+            def rollback(self) -> None: ...
+            def close(self) -> None: ...
+
+        return _Session()
+
+
+def _record(n: int) -> ScanRecord:
+    return ScanRecord(dt.datetime(2026, 6, 15, tzinfo=dt.UTC), "page", "VALID", detail=str(n))
+
+
+def test_rows_wait_for_a_full_batch_or_the_flusher() -> None:
+    factory = _Factory()
+    log = ScanLog(factory, batch=3, interval=0.05)
+    log.add(_record(1))
+    log.add(_record(2))
+    assert factory.written == []  # not on the hot path
+    log.add(_record(3))
+    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1", "2", "3"]]
+    log.add(_record(4))
+    deadline = time.monotonic() + 5
+    while len(factory.written) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the daemon flusher writes what waits
+    assert [row["detail"] for row in factory.written[1]] == ["4"]
+
+
+def test_a_failed_write_is_counted_not_raised() -> None:
+    factory = _Factory(fail=True)
+    log = ScanLog(factory, batch=1, interval=60)
+    log.add(_record(1))  # must not raise into the verification
+    assert log.failed_writes == 1
+
+
+@pytest.mark.parametrize("address", [None, ""])
+def test_no_address_no_hash(address: str | None) -> None:
+    assert client_hash(b"k", address) is None
