@@ -23,6 +23,7 @@ from app.filters import BodyListArgs, parse_body_filters, reference_choices
 from app.i18n import N_, gettext
 from registry import exports
 from registry.bodies import get_body
+from registry.complaints import credit_records_for
 from registry.models import AuditEvent, Authorization, Body, BodyKind, StatusPeriod
 from registry.queries import (
     BodyFilter,
@@ -193,6 +194,7 @@ def body(code: str) -> tuple[str, int]:
         history=history,
         events=_change_history(found),
         lines={f"{found.code}/{line.id}": line for line in found.authorizations},
+        credit_records=credit_records_for(get_session(), found.organization_id),
     )
     return html, UNPROCESSABLE if problems else 200
 
