@@ -147,7 +147,8 @@ def _check_signature(scanned: object, ring: KeyRing, now: dt.datetime) -> _Scan:
     return _Scan(claims, kid)
 
 
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    """``values`` in lists of at most ``size``: IN lists under every parameter limit."""
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
 
@@ -160,14 +161,20 @@ _PARTY_COLUMNS = [
     for org in (_BODY_ORG, _HOLDER, _MAKER)
     for column in (org.name_zh, org.name_en, org.credit_code, org.country)
 ]
-# The leaf of the certificate's latest audit event: a correlated lookup through the subject index.
+# The leaf of the certificate's latest audit event: its events through the subject index, then
+# their leaves through the unique audit_event_id. (Written as IN, not as a join: given a join,
+# SQLite started from the leaves and read every one of them.)
 _LAST_LOG_INDEX = (
     select(func.max(LogNode.idx))
-    .join(AuditEvent, AuditEvent.id == LogNode.audit_event_id)
     .where(
-        LogNode.level == 0,
-        AuditEvent.subject_type == "certificate",
-        AuditEvent.subject_key == Body.code + "/" + Certificate.number,
+        LogNode.audit_event_id.in_(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.subject_type == "certificate",
+                AuditEvent.subject_key == Body.code + "/" + Certificate.number,
+            )
+            .correlate(Body, Certificate)  # two levels down: say so, or it selects FROM them
+        )
     )
     .scalar_subquery()
 )
@@ -204,7 +211,7 @@ _CERTIFICATES = _CERTIFICATE_BASE.where(
     Body.code.in_(bindparam("codes", expanding=True)),
     Certificate.number.in_(bindparam("numbers", expanding=True)),
 )
-_SEGMENTS = select(
+SEGMENTS = select(
     _T.authorization_id, _T.body_id, _T.category, _T.jurisdiction, _T.status, _T.starts, _T.ends
 ).where(
     _T.body_id.in_(bindparam("body_ids", expanding=True)),
@@ -241,7 +248,7 @@ def _certificate(row: Sequence[Any]) -> VerifiedCertificate:
     )
 
 
-def _lines_from_segments(segments: Iterable[Segment]) -> Lines:
+def lines_from_segments(segments: Iterable[Segment]) -> Lines:
     """Scope lines rebuilt from their timeline segments.
 
     A line's timeline holds its displayed status over time (``registry.timeline``, derived from
@@ -289,7 +296,7 @@ def _lookup_one(session: Session, claims: Claims) -> tuple[Certificates, Lines, 
         if authorization_id is not None:
             scope = (row.body_id, claims.category, claims.jurisdiction)
             segments.append((authorization_id, scope, starts, ends, status))
-    return certificates, _lines_from_segments(segments), stamp
+    return certificates, lines_from_segments(segments), stamp
 
 
 def _lookup_many(session: Session, genuine: list[Claims]) -> tuple[Certificates, Lines]:
@@ -299,8 +306,8 @@ def _lookup_many(session: Session, genuine: list[Claims]) -> tuple[Certificates,
     certificates: Certificates = {}
     codes = sorted({code for code, _ in keys})
     numbers = sorted({number for _, number in keys})
-    for code_chunk in _chunks(codes):
-        for number_chunk in _chunks(numbers):
+    for code_chunk in chunks(codes):
+        for number_chunk in chunks(numbers):
             for row in connection.execute(_CERTIFICATES, {"codes": code_chunk, "numbers": number_chunk}):
                 if (row.code, row.number) in keys:
                     certificates[(row.code, row.number)] = _certificate(row)
@@ -312,12 +319,12 @@ def _lookup_many(session: Session, genuine: list[Claims]) -> tuple[Certificates,
     segments: list[Segment] = []
     body_ids = sorted({body_id for body_id, _, _ in scopes})
     categories = sorted({category for _, category, _ in scopes})
-    for chunk in _chunks(body_ids) if scopes else ():
-        rows = connection.execute(_SEGMENTS, {"body_ids": chunk, "categories": categories})
+    for chunk in chunks(body_ids) if scopes else ():
+        rows = connection.execute(SEGMENTS, {"body_ids": chunk, "categories": categories})
         for authorization_id, body_id, category, jurisdiction, status, starts, ends in rows:
             if (body_id, category, jurisdiction) in scopes:
                 segments.append((authorization_id, (body_id, category, jurisdiction), starts, ends, status))
-    return certificates, _lines_from_segments(segments)
+    return certificates, lines_from_segments(segments)
 
 
 def _result(

@@ -2,7 +2,9 @@
 
 ``POST /verify`` answers any JSON with a verdict or a clear 4xx: a string that is not a seal is
 FORGED (200), a value of the wrong type is a 422 naming it, a batch over 1,000 a 422 naming the
-limit. Nothing is cached: a revocation committed a moment ago decides the next answer.
+limit. Nothing is cached: a revocation committed a moment ago decides the next answer. An item
+with a customs declaration is also checked against the certificate (``registry.customs``) and
+logged on the customs channel; a malformed declaration is a 422 naming its fields.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app import clock
 from app.access import public
 from app.api import bp
 from app.auth_tokens import exempt_json_writes, json_write
+from app.certificates.customs import declaration_view, log_customs
 from app.certificates.http import check_batch_size, read_json, strict_load
 from app.certificates.present import kid_b64url, verdict_view
 from app.certificates.schemas import (
@@ -29,10 +32,14 @@ from app.certificates.schemas import (
 )
 from app.certificates.service import SigningUnavailable, grace_days, log_origin, seal_passphrase
 from app.database import get_reading_session, get_session
+from app.scanlog import log_verification
 from registry import translog
 from registry.bundle_export import build_trust_bundle, bundle_sequence
+from registry.customs import CustomsResult, check_declarations
 from registry.keystore import KeyStoreError, active_signer
-from registry.verification import verify_many, verify_scanned
+from registry.oversight_models import ScanChannel
+from registry.verification import VerificationResult, verify_many, verify_scanned
+from verify.declaration import Declaration
 from verify.verdict import registry_today
 
 BUNDLE_MEDIA_TYPE = "application/cbor"
@@ -50,21 +57,57 @@ def _scanned_text(item: dict[str, Any]) -> str:
     return str(item["token"] if "token" in item else item["qr"])
 
 
-def _batch_texts(items: list[Any]) -> list[str]:
-    """Each item as scanned text: a string as it is, an object through VerifyItemSchema."""
-    texts: list[str] = []
+Entry = tuple[str, Declaration | None]
+
+
+def _batch_entries(items: list[Any]) -> list[Entry]:
+    """Each item as (scanned text, declaration or None): a string as it is, an object through
+    VerifyItemSchema (so a bad declaration in any item is a 422 naming the item and its fields)."""
+    entries: list[Entry] = []
     errors: dict[str, Any] = {}
     for index, item in enumerate(items):
         if isinstance(item, str):
-            texts.append(item)
+            entries.append((item, None))
             continue
         try:
-            texts.append(_scanned_text(strict_load(_ITEM_SCHEMA, item)))
+            loaded = strict_load(_ITEM_SCHEMA, item)
+            entries.append((_scanned_text(loaded), loaded.get("declaration")))
         except ValidationError as error:
             errors[str(index)] = error.messages
     if errors:
         raise ValidationError({"items": errors})
-    return texts
+    return entries
+
+
+def _customs_answer(result: CustomsResult, today: dt.date, checked_at: str) -> dict[str, Any]:
+    answer = verdict_view(result.verification, today, checked_at)
+    answer["declaration"] = declaration_view(result)
+    return answer
+
+
+def _batch_answers(
+    session: Session, entries: list[Entry], now: dt.datetime, checked_at: str
+) -> list[dict[str, Any]]:
+    """The answers of a batch in order: plain seals in one verify_many, declared ones in one
+    check_declarations (each logged on its channel)."""
+    today = registry_today(now)
+    plain = [index for index, (_, declaration) in enumerate(entries) if declaration is None]
+    declared = [index for index, (_, declaration) in enumerate(entries) if declaration is not None]
+    answers: list[dict[str, Any]] = [{} for _ in entries]
+    verdicts: list[VerificationResult] = []
+    if plain:
+        verdicts = verify_many(session, [entries[i][0] for i in plain], now=now, grace_days=grace_days())
+    for index, result in zip(plain, verdicts, strict=True):
+        log_verification(result, entries[index][0], channel=ScanChannel.API)
+        answers[index] = verdict_view(result, today, checked_at)
+    checked: list[CustomsResult] = []
+    if declared:
+        items = [(text, declaration) for text, declaration in entries if declaration is not None]
+        checked = check_declarations(session, items, now=now, grace_days=grace_days())
+    for index, customs_result in zip(declared, checked, strict=True):
+        log_customs(customs_result, entries[index][0])
+        answers[index] = _customs_answer(customs_result, today, checked_at)
+    return answers
 
 
 @bp.post("/verify")
@@ -75,6 +118,9 @@ def verify_seals() -> Response:
 
     Each answer has a stable verdict code, the reason in Chinese and English, whether it is a
     warning, and the registered certificate when the seal is genuine and the certificate known.
+    With a customs declaration ({"qr": ..., "declaration": {...}}) it also has the declaration's
+    checks (holder or manufacturer, HS code, certificate and authorization on the declaration
+    date), each MATCH, WARN or MISMATCH with its reason.
     """
     payload = read_json()
     now = clock.now()
@@ -83,16 +129,24 @@ def verify_seals() -> Response:
     if isinstance(payload, dict) and "items" in payload:
         check_batch_size(payload["items"], MAX_VERIFY_BATCH, "seals")
         data = strict_load(_BATCH_SCHEMA, payload)
-        session = get_reading_session()  # a verification only reads: no transaction round trips
-        results = verify_many(session, _batch_texts(data["items"]), now=now, grace_days=grace_days())
-        items = [verdict_view(r, today, checked_at) for r in results]
+        entries = _batch_entries(data["items"])
+        # A verification only reads: no transaction round trips.
+        items = _batch_answers(get_reading_session(), entries, now, checked_at)
         return _no_store(jsonify({"checked_at": checked_at, "count": len(items), "items": items}))
     item = strict_load(_ITEM_SCHEMA, payload)
     # A log proof may sign a new checkpoint (a write): then the request's ordinary transaction.
     session = get_session() if item["log_proof"] else get_reading_session()
-    result = verify_scanned(session, _scanned_text(item), now=now, grace_days=grace_days())
-    # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
-    answer = verdict_view(result, today, checked_at)
+    scanned = _scanned_text(item)
+    declaration: Declaration | None = item.get("declaration")
+    if declaration is not None:
+        (checked,) = check_declarations(session, [(scanned, declaration)], now=now, grace_days=grace_days())
+        log_customs(checked, scanned)
+        answer = _customs_answer(checked, today, checked_at)
+    else:
+        result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+        log_verification(result, scanned, channel=ScanChannel.API)
+        # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
+        answer = verdict_view(result, today, checked_at)
     if item["log_proof"] and answer["log"] is not None:
         answer["log"] = _log_proof(session, answer["log"]["index"], now)
     return _no_store(jsonify(answer))

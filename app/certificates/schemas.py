@@ -22,6 +22,7 @@ from marshmallow import (
 )
 
 from app.api.schemas import _DAY_RANGE, NamesSchema, PageSchema
+from app.certificates.customs import DeclarationReportSchema, DeclarationSchema
 from app.i18n import LANGUAGES
 from registry.certificates import MAX_BULK, CertificateInput, PartyInput, TestReportInput
 from registry.models import CertificateStatus
@@ -188,6 +189,16 @@ class VerifyItemSchema(_Strict):
         },
     )
 
+    declaration = fields.Nested(
+        DeclarationSchema,
+        metadata={
+            "description": (
+                "The customs declaration the seal was scanned with: the answer then also checks it "
+                "against the registered certificate (and the scan is logged as a customs check)."
+            )
+        },
+    )
+
     @validates_schema
     def one_of(self, data: dict[str, Any], **_: Any) -> None:
         if ("token" in data) == ("qr" in data):
@@ -199,7 +210,12 @@ class VerifyBatchSchema(_Strict):
         fields.Raw(),
         required=True,
         validate=validate.Length(min=1, max=MAX_VERIFY_BATCH),
-        metadata={"description": f"1 to {MAX_VERIFY_BATCH} objects {{token}} or {{qr}}, or scanned strings."},
+        metadata={
+            "description": (
+                f"1 to {MAX_VERIFY_BATCH} objects {{token}} or {{qr}} (each with an optional "
+                "declaration, as VerifyItem), or scanned strings."
+            )
+        },
     )
 
 
@@ -338,6 +354,9 @@ class VerdictSchema(Schema):
     certificate = fields.Nested(VerifiedCertificateSchema, required=True, allow_none=True)
     log = fields.Nested(LogEntrySchema, required=True, allow_none=True)
     checked_at = fields.DateTime(required=True, format="iso")
+    declaration = fields.Nested(
+        DeclarationReportSchema, metadata={"description": "Only when a declaration was given."}
+    )
 
 
 class VerdictBatchSchema(Schema):

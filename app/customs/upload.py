@@ -1,0 +1,128 @@
+"""Reading a bulk customs file: one declaration per row with the seal scanned for it.
+
+The file is read with the official-list importer's readers (``registry.importer``: UTF-8 or
+GB18030, CSV or XLSX, size guards, formula refusal), as the certificate upload does. A file that
+cannot be used (unreadable, an unknown or missing column, more than 10,000 rows, no rows) gives
+its problems and no row is checked; otherwise each row is checked or, when it is malformed,
+listed with its problems (row numbered as a spreadsheet numbers it, the header being row 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.certificates.customs import read_declaration
+from app.certificates.upload import RowProblem
+from registry.customs import MAX_ITEMS
+from registry.errors import ImportRejected
+
+# The readers are the importer's own: same encodings, same guards against hostile workbooks.
+from registry.importer import _clean_cell, _csv_rows, _xlsx_rows, detect_format
+from verify.declaration import DECLARATION_FIELDS, Declaration
+
+SCANNED = "scanned"
+COLUMNS = (SCANNED, *DECLARATION_FIELDS)
+MAX_SCANNED = 4096  # a seal URL is about 200 characters; anything far longer is not a scan
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One data row: its number, its cells by column, and the declaration when it is well formed."""
+
+    row: int
+    values: dict[str, str]
+    declaration: Declaration | None
+
+    @property
+    def scanned(self) -> str:
+        return self.values.get(SCANNED, "")
+
+
+@dataclass
+class ParsedBulk:
+    """The rows of a file and the problems found; ``usable`` is False when none may be checked."""
+
+    rows: list[BulkRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    usable: bool = True
+
+    @property
+    def checkable(self) -> list[BulkRow]:
+        return [row for row in self.rows if row.declaration is not None]
+
+    def refuse(self, problems: list[RowProblem]) -> ParsedBulk:
+        self.rows, self.problems, self.usable = [], problems, False
+        return self
+
+
+def _grid(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    if detect_format(data) == "xlsx":
+        formula_problems: list[Any] = []
+        for number, cells in _xlsx_rows(data, formula_problems):
+            if formula_problems:
+                problem = formula_problems.pop()
+                raise ImportRejected(problem.problem, errors=[problem])
+            yield number, cells
+    else:
+        yield from _csv_rows(data)
+
+
+def _header(cells: list[str], row: int) -> tuple[list[str], list[RowProblem]]:
+    header = [c.strip().lstrip("\ufeff").lower() for c in cells]
+    while header and not header[-1]:
+        header.pop()
+    problems = [
+        RowProblem(row, name, f"unknown column {name!r}") for name in header if name and name not in COLUMNS
+    ]
+    problems += [
+        RowProblem(row, name, f"column {name!r} appears twice")
+        for name in sorted({n for n in header if n and header.count(n) > 1})
+    ]
+    if SCANNED not in header:
+        problems.append(RowProblem(row, SCANNED, f"required column {SCANNED!r} is missing"))
+    return header, problems
+
+
+def _row(number: int, values: dict[str, str], problems: list[RowProblem]) -> BulkRow:
+    found: list[RowProblem] = []
+    if not values.get(SCANNED):
+        found.append(RowProblem(number, SCANNED, "a value is required: the scanned seal URL or token"))
+    elif len(values[SCANNED]) > MAX_SCANNED:
+        found.append(RowProblem(number, SCANNED, f"at most {MAX_SCANNED} characters"))
+    declared = {name: values.get(name, "") for name in DECLARATION_FIELDS}
+    declaration, declaration_problems = read_declaration(declared)
+    found += [RowProblem(number, name, message) for name, message in declaration_problems.items()]
+    problems.extend(found)
+    if found:
+        declaration = None
+    return BulkRow(number, values, declaration)
+
+
+def parse_bulk(data: bytes) -> ParsedBulk:
+    """Every row of the file, or the problems that make it unusable (the header, the size)."""
+    result = ParsedBulk()
+    try:
+        header: list[str] | None = None
+        for number, cells in _grid(data):
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header, header_problems = _header(cells, number)
+                if header_problems:
+                    return result.refuse(header_problems)
+                continue
+            if len(result.rows) == MAX_ITEMS:
+                problem = RowProblem(number, None, f"the file has more than {MAX_ITEMS} rows; split it")
+                return result.refuse([problem])
+            values = {name: _clean_cell(cells[i]) if i < len(cells) else "" for i, name in enumerate(header)}
+            result.rows.append(_row(number, values, result.problems))
+    except ImportRejected as error:
+        found = [RowProblem(p.row, p.column, p.problem) for p in error.details.get("errors", [])]
+        return result.refuse(found or [RowProblem(None, None, error.message)])
+    except Exception as error:  # a reader's unexpected failure is the file's problem, never a 500
+        return result.refuse([RowProblem(None, None, f"the file cannot be read: {type(error).__name__}")])
+    if not result.rows:
+        return result.refuse([RowProblem(None, None, "the file has no data rows")])
+    return result
