@@ -24,6 +24,7 @@ from app.database import get_session
 from app.i18n import N_, gettext
 from registry.models import Authorization, Body, BodyKind, Role
 from registry.queries import STATUSES, authorization_status_condition
+from registry.weekly_stats import week_end_of, weekly_statistics
 
 bp = Blueprint("admin", __name__)
 
@@ -80,8 +81,16 @@ def dashboard_counts(today: dt.date) -> dict[str, Any]:
 def dashboard() -> str:
     """The landing page of every signed-in user: registry counts as of today, and links."""
     today = clock.today()
-    return render_template("admin/dashboard.html", today=today, **dashboard_counts(today))
+    # This week's figures so far, for those who may open the statistics page.
+    this_week = (
+        weekly_statistics(get_session(), week_end_of(clock.now()))
+        if getattr(current_user, "role", None) in READERS
+        else None
+    )
+    return render_template(
+        "admin/dashboard.html", today=today, this_week=this_week, **dashboard_counts(today)
+    )
 
 
 # Route modules register their views on ``bp`` when imported; they must come after ``bp`` exists.
-from app.admin import bodies, imports, lines, trail, users  # noqa: E402, F401
+from app.admin import bodies, imports, lines, stats, trail, users  # noqa: E402, F401
