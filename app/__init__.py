@@ -1,4 +1,4 @@
-"""The Flask layer: app factory, blueprints for public pages, admin, auth and the JSON API."""
+"""The Flask layer: app factory, blueprints for public pages, admin, auth, the JSON API and the log."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 import config
-from app import access, database, errors, i18n, templating
+from app import access, database, errors, i18n, scanlog, templating
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,10 +25,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise config.ConfigError(
             "SECRET_KEY (or SECRET_KEY_FILE) must be set; scripts/serve.sh generates one per install"
         )
+    app.config["LOG_ORIGIN"] = config.log_origin(app.config)  # resolved and checked once, here
     app.json = RegistryJSONProvider(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     database.init_app(app)
+    scanlog.init_app(
+        app,
+        app.extensions["db_session_factory"],
+        batch=int(app.config["SCAN_LOG_BATCH"]),
+        interval=float(app.config["SCAN_LOG_FLUSH_SECONDS"]),
+    )
     CSRFProtect(app)
     _init_login(app)
     i18n.init_app(app)
@@ -38,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.log import bp as log_bp
     from app.public import bp as public_bp
 
     limiter = Limiter(
@@ -50,15 +58,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["rate_limiter"] = limiter
     limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])(public_bp)
     limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])(api_bp)
+    limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])(log_bp)
     limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])(auth_bp)
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(log_bp, url_prefix="/log")  # the transparency log (C2SP checkpoints)
     from app.certificates import register as register_certificates
 
     register_certificates(app, limiter)  # verification pages (rate-limited) and certificate pages
+    from app.customs import bp as customs_bp
+
+    app.register_blueprint(customs_bp, url_prefix="/customs")  # customs checks: officers and admins
+    from app.complaints import register as register_complaints
+
+    register_complaints(app, limiter)  # the public report form (strictly rate-limited) and the ledger
+    from app.alerts import register as register_alerts
+
+    register_alerts(app)  # misuse alert rules after each scan log write, and the alert pages
     access.init_app(app)
 
     from app.cli import register as register_cli

@@ -96,6 +96,7 @@ def app_config(session_factory: sessionmaker, tmp_path: Path) -> dict[str, objec
         "DB_SESSION_FACTORY": session_factory,
         "NOW": lambda: NOW,
         "RATELIMIT_ENABLED": False,
+        "SCAN_LOG_BATCH": 1,  # each verification written at once: tests read the log right after
         "IMPORT_DIR": str(tmp_path / "imports"),
     }
 

@@ -18,7 +18,9 @@ from app.access import public
 from app.certificates import verify_bp
 from app.certificates.service import grace_days
 from app.database import get_reading_session, get_session
+from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
+from registry.oversight_models import ScanChannel
 from registry.verification import VerificationResult, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
@@ -59,7 +61,9 @@ def _verdict_page(token: str) -> Response:
     now = clock.now()
     session = get_reading_session()  # a verification only reads: no transaction round trips
     # A trailing slash is what a browser or a person adds, never part of a token.
-    result = verify_scanned(session, token.rstrip("/"), now=now, grace_days=grace_days())
+    scanned = token.rstrip("/")
+    result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+    log_verification(result, scanned, channel=ScanChannel.PAGE)
     certificate = result.certificate
     html = render_template(
         "certificates/verify.html",
