@@ -55,6 +55,18 @@ def gettext(message: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def _translate_zh(message: str, **values: Any) -> str:
+    text = CATALOG.get(message, message)
+    return text.format(**values) if values else text
+
+
+def _translate_en(message: str, **values: Any) -> str:
+    return message.format(**values) if values else message
+
+
+TRANSLATORS = {"zh": _translate_zh, "en": _translate_en}
+
+
 def N_(message: str) -> str:
     """Mark ``message`` for translation without translating it now (for module-level tables).
 
@@ -85,6 +97,12 @@ def language_url(lang: str) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=gettext, localized=localized, language_url=language_url,
                                  current_language=current_language, LANGUAGES=LANGUAGES)
+
+    @app.context_processor
+    def bound_gettext() -> dict[str, Any]:
+        # The language is decided once per render: ``_`` in a page is then a plain lookup, not
+        # two context-local reads per string (the seal page, rendered on every scan, has dozens).
+        return {"_": TRANSLATORS[current_language()]}
 
     @app.after_request
     def remember_language(response: Response) -> Response:

@@ -72,6 +72,25 @@ def test_the_scan_reaches_every_area() -> None:
     assert "public/__init__.py" in scanned
 
 
+def test_no_two_catalogs_translate_a_message_differently() -> None:
+    """Catalogs merge into one table: the same English with two Chinese texts would make one
+    area's page say what the other area meant, depending on the merge order."""
+    import importlib
+    import pkgutil
+
+    import app.catalog as catalog_package
+
+    first: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for info in pkgutil.iter_modules(catalog_package.__path__):
+        module = importlib.import_module(f"app.catalog.{info.name}")
+        for english, chinese in getattr(module, "ZH", {}).items():
+            earlier = first.setdefault(english, (info.name, chinese))
+            if earlier[1] != chinese:
+                clashes.append((english, earlier, (info.name, chinese)))
+    assert not clashes, clashes
+
+
 def test_error_titles_are_translated() -> None:
     # error.html shows _(title) with a variable, so the scan cannot see these.
     assert [title for title in TITLES.values() if not CATALOG.get(title)] == []
