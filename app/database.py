@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True)
         factory = make_session_factory(engine)
     app.extensions["db_session_factory"] = factory
+    publish_checkpoints_on_commit(factory)
     app.after_request(_commit_or_rollback)
     app.teardown_request(_close)
 
@@ -34,7 +35,6 @@ def new_session(app: Flask) -> Session:
     """A session outside a request (CLI commands); the caller commits."""
     factory: sessionmaker = app.extensions["db_session_factory"]
     session: Session = factory()
-    publish_checkpoints_on_commit(app, session)
     return session
 
 
@@ -44,7 +44,6 @@ def get_session() -> Session:
         from flask import current_app
 
         g.db_session = current_app.extensions["db_session_factory"]()
-        publish_checkpoints_on_commit(current_app._get_current_object(), g.db_session)  # type: ignore[attr-defined]
     session: Session = g.db_session
     return session
 

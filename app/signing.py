@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
 from registry import keystore, translog
@@ -30,24 +30,24 @@ def key_passphrase(app: Flask) -> bytes:
     return keystore.passphrase_from_env(environ)
 
 
-def publish_checkpoints_on_commit(app: Flask, session: Session) -> None:
+def _publish(committing: Session) -> None:
+    if not committing.info.pop(translog.GREW, False) or not has_app_context():
+        return
+    app = current_app
+    try:
+        passphrase = key_passphrase(app)  # type: ignore[arg-type]
+        origin = app.config["LOG_ORIGIN"]
+        translog.publish_checkpoint(committing, now=clock.now(), origin=origin, passphrase=passphrase)
+    except keystore.KeyStoreError as exc:  # no log key yet, no passphrase: /log/checkpoint says so
+        log.info("no checkpoint published: %s", exc.message)
+
+
+def publish_checkpoints_on_commit(factory: sessionmaker) -> None:
     """Sign the log's new checkpoint in the same transaction as any change that grew the log,
-    so a checkpoint is published after each batch of changes (a request, a CLI command)."""
+    so a checkpoint is published after each batch of changes (a request, a CLI command).
 
-    def publish(committing: Session) -> None:
-        if not committing.info.pop(translog.GREW, False):
-            return
-        with app.app_context():
-            try:
-                translog.publish_checkpoint(
-                    committing,
-                    now=clock.now(),
-                    origin=app.config["LOG_ORIGIN"],
-                    passphrase=key_passphrase(app),
-                )
-            except (
-                keystore.KeyStoreError
-            ) as exc:  # no log key yet, or no passphrase: GET /log/checkpoint says so
-                log.info("no checkpoint published: %s", exc.message)
-
-    event.listen(session, "before_commit", publish)
+    Registered once per session factory (the app's, for requests and commands alike); it acts
+    only under an app context, whose configuration names the log.
+    """
+    if not event.contains(factory, "before_commit", _publish):
+        event.listen(factory, "before_commit", _publish)

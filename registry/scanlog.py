@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
@@ -62,17 +62,21 @@ def client_hash(secret: bytes, address: str | None) -> str | None:
     return hmac.new(key, address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
-def _unverified_names(scanned: object) -> tuple[str | None, str | None, str | None]:
-    """(token digest, body code, certificate number) a scanned text names, read WITHOUT trusting it.
+def _names(scanned: object, result: VerificationResult) -> tuple[str | None, str | None, str | None]:
+    """(token digest, body code, certificate number) a scanned text names.
 
-    Only for attributing a forged or unreadable seal in the log ("forgeries naming body X");
-    never for a verdict, which decodes claims only after the signature holds.
+    A genuine seal's claims are certain. Otherwise they are read WITHOUT trusting them, only to
+    attribute a forged or unreadable seal in the log ("forgeries naming body X"), never for a
+    verdict, which decodes claims only after the signature holds.
     """
     try:
-        data = vseal.parse_scanned(scanned)  # type: ignore[arg-type]  # any object: refused, not raised
+        token = vseal.scanned_token(scanned)  # type: ignore[arg-type]  # any object: refused, not raised
+        data = vseal.token_to_bytes(token)  # strict: a token that decodes is canonical, any case
     except SealError:
         return None, None, None
-    digest = token_digest(vseal.token_from_bytes(data))
+    digest = token_digest(token)  # as registry.seals stores it, without encoding the bytes again
+    if result.claims is not None:
+        return digest, result.claims.body_code, result.claims.certificate_number
     try:
         claims = decode_claims(cose.parse_sign1(data).payload)
     except ValueError:  # cose format errors, claims that do not decode
@@ -92,9 +96,7 @@ def scan_record(
     declaration_outcome: str | None = None,
 ) -> ScanRecord:
     """The log row of one verification (``client`` is already hashed: :func:`client_hash`)."""
-    digest, body, number = _unverified_names(scanned)
-    if result.claims is not None:  # a genuine seal: what it names is certain
-        body, number = result.claims.body_code, result.claims.certificate_number
+    digest, body, number = _names(scanned, result)
     exporter = (declaration or {}).get("exporter_credit_code")
     hs_code = (declaration or {}).get("hs_code")
     return ScanRecord(
@@ -119,4 +121,5 @@ def scan_record(
 def write_scans(session: Session, records: Sequence[ScanRecord]) -> None:
     """Insert ``records`` in one statement (the caller commits)."""
     if records:
-        session.connection().execute(_INSERT, [asdict(record) for record in records])
+        # vars(), not dataclasses.asdict(): no deep copy of each row (this runs for every scan).
+        session.connection().execute(_INSERT, [dict(vars(record)) for record in records])

@@ -35,6 +35,7 @@ __all__ = [
     "issue_token",
     "parse_scanned",
     "record_digest",
+    "scanned_token",
     "seal_url",
     "sign_seal",
     "token_from_bytes",
@@ -141,9 +142,8 @@ def seal_url(token: str, host: str) -> str:
     return f"HTTPS://{upper_host}/V/{token.upper()}"
 
 
-def parse_scanned(text: str) -> bytes:
-    """Seal bytes from a scanned or typed string: the seal URL in any case, http or https, any
-    host, with or without a trailing slash and surrounding whitespace, or a bare token.
+def scanned_token(text: str) -> str:
+    """The token a scanned or typed string holds (see :func:`parse_scanned`), unchecked, as typed.
     Raises only :class:`MalformedSeal`."""
     if not isinstance(text, str):
         raise MalformedSeal("scanned text must be a string")
@@ -152,10 +152,17 @@ def parse_scanned(text: str) -> bytes:
         raise MalformedSeal("scanned text is too long to be a seal")
     match = _SCANNED_URL.fullmatch(candidate)
     if match is not None:
-        return token_to_bytes(match.group(1))
+        return match.group(1)
     if _BARE_TOKEN.fullmatch(candidate):
-        return token_to_bytes(candidate)
+        return candidate
     raise MalformedSeal("neither a seal URL nor a seal token")
+
+
+def parse_scanned(text: str) -> bytes:
+    """Seal bytes from a scanned or typed string: the seal URL in any case, http or https, any
+    host, with or without a trailing slash and surrounding whitespace, or a bare token.
+    Raises only :class:`MalformedSeal`."""
+    return token_to_bytes(scanned_token(text))
 
 
 def verify_token(token: str, ring: KeyRing, now: dt.datetime) -> Claims:
