@@ -95,7 +95,8 @@ def _whole_file(error: ImportRejected) -> list[RowProblem]:
     return found or [RowProblem(None, None, error.message)]
 
 
-def _grid(data: bytes) -> Iterator[tuple[int, list[str]]]:
+def grid(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of an uploaded CSV or XLSX file; a formula in a cell stops it."""
     fmt = detect_format(data)
     if fmt == "xlsx":
         formula_problems: list[Any] = []
@@ -168,12 +169,16 @@ def _row_input(values: dict[str, str], row: int, problems: list[RowProblem]) -> 
     )
 
 
-def _header(cells: list[str], row: int) -> tuple[list[str], list[RowProblem]]:
+def read_header(
+    cells: list[str], row: int, columns: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[list[str], list[RowProblem]]:
+    """An upload's header row: the column names, and a problem for each unknown, repeated or
+    missing required column."""
     header = [c.strip().lstrip("\ufeff").lower() for c in cells]
     while header and not header[-1]:
         header.pop()
     problems = [
-        RowProblem(row, name, f"unknown column {name!r}") for name in header if name and name not in COLUMNS
+        RowProblem(row, name, f"unknown column {name!r}") for name in header if name and name not in columns
     ]
     problems += [
         RowProblem(row, name, f"column {name!r} appears twice")
@@ -181,7 +186,7 @@ def _header(cells: list[str], row: int) -> tuple[list[str], list[RowProblem]]:
     ]
     problems += [
         RowProblem(row, name, f"required column {name!r} is missing")
-        for name in REQUIRED_COLUMNS
+        for name in required
         if name not in header
     ]
     return header, problems
@@ -191,13 +196,13 @@ def parse_upload(data: bytes) -> ParsedUpload:
     """Every certificate of the file, or the problems that stop it (the header, then each row)."""
     result = ParsedUpload()
     try:
-        grid = _grid(data)
+        grid_rows = grid(data)
         header: list[str] | None = None
-        for number, cells in grid:
+        for number, cells in grid_rows:
             if not any(c.strip() for c in cells):
                 continue
             if header is None:
-                header, header_problems = _header(cells, number)
+                header, header_problems = read_header(cells, number, COLUMNS, REQUIRED_COLUMNS)
                 if header_problems:
                     result.problems = header_problems
                     return result

@@ -9,17 +9,15 @@ listed with its problems (row numbered as a spreadsheet numbers it, the header b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.certificates.customs import read_declaration
-from app.certificates.upload import RowProblem
+from app.certificates.upload import RowProblem, grid, read_header
 from registry.customs import MAX_ITEMS
 from registry.errors import ImportRejected
 
 # The readers are the importer's own: same encodings, same guards against hostile workbooks.
-from registry.importer import _clean_cell, _csv_rows, _xlsx_rows, detect_format
+from registry.importer import _clean_cell
 from verify.declaration import DECLARATION_FIELDS, Declaration
 
 SCANNED = "scanned"
@@ -57,34 +55,6 @@ class ParsedBulk:
         return self
 
 
-def _grid(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    if detect_format(data) == "xlsx":
-        formula_problems: list[Any] = []
-        for number, cells in _xlsx_rows(data, formula_problems):
-            if formula_problems:
-                problem = formula_problems.pop()
-                raise ImportRejected(problem.problem, errors=[problem])
-            yield number, cells
-    else:
-        yield from _csv_rows(data)
-
-
-def _header(cells: list[str], row: int) -> tuple[list[str], list[RowProblem]]:
-    header = [c.strip().lstrip("\ufeff").lower() for c in cells]
-    while header and not header[-1]:
-        header.pop()
-    problems = [
-        RowProblem(row, name, f"unknown column {name!r}") for name in header if name and name not in COLUMNS
-    ]
-    problems += [
-        RowProblem(row, name, f"column {name!r} appears twice")
-        for name in sorted({n for n in header if n and header.count(n) > 1})
-    ]
-    if SCANNED not in header:
-        problems.append(RowProblem(row, SCANNED, f"required column {SCANNED!r} is missing"))
-    return header, problems
-
-
 def _row(number: int, values: dict[str, str], problems: list[RowProblem]) -> BulkRow:
     found: list[RowProblem] = []
     if not values.get(SCANNED):
@@ -105,11 +75,11 @@ def parse_bulk(data: bytes) -> ParsedBulk:
     result = ParsedBulk()
     try:
         header: list[str] | None = None
-        for number, cells in _grid(data):
+        for number, cells in grid(data):
             if not any(c.strip() for c in cells):
                 continue
             if header is None:
-                header, header_problems = _header(cells, number)
+                header, header_problems = read_header(cells, number, COLUMNS, (SCANNED,))
                 if header_problems:
                     return result.refuse(header_problems)
                 continue
