@@ -311,7 +311,7 @@ class Certificate(Base):
     issue_date: Mapped[dt.date] = mapped_column(Date)
     expiry_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)  # weekly stats
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -355,7 +355,7 @@ class CertificateStatusChange(Base):
     )
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
-    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)  # weekly stats
     actor: Mapped[str] = mapped_column(String(100))
 
     certificate: Mapped[Certificate] = relationship(back_populates="status_changes")

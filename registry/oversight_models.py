@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -87,7 +88,14 @@ class MisuseAlert(Base):
     """A pattern in the scan log that suggests misuse; one open alert per kind and subject."""
 
     __tablename__ = "misuse_alert"
-    __table_args__ = (Index("ix_misuse_alert_subject", "kind", "subject_key", "status"),)
+    __table_args__ = (
+        Index("ix_misuse_alert_subject", "kind", "subject_key", "status"),
+        # One alert not yet closed per kind and subject, even with two processes raising it.
+        Index(
+            "uq_misuse_alert_one_open", "kind", "subject_key", unique=True,
+            sqlite_where=text("status != 'closed'"), postgresql_where=text("status != 'closed'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -129,7 +137,7 @@ class Complaint(Base):
     language: Mapped[str] = mapped_column(String(2), default="zh")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     due_date: Mapped[dt.date | None] = mapped_column(Date)
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import config
@@ -319,3 +320,22 @@ def test_search_and_related_scans(session: Session, now: dt.datetime, certificat
         credit_code(8002),
     }
     assert session.scalar(select(func.count()).select_from(MisuseAlert)) == 2
+
+
+def test_the_database_keeps_one_alert_not_closed_per_subject(session: Session, now: dt.datetime) -> None:
+    """Two processes raising the same alert at once: the second insert is refused."""
+
+    def alert(status: str = AlertStatus.OPEN.value) -> MisuseAlert:
+        return MisuseAlert(kind=AlertKind.SCAN_BURST.value, status=status, subject_key="token:abc",
+                           first_seen=now, last_seen=now, occurrences=1, detail={})
+
+    first = alert()
+    session.add(first)
+    session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(alert(AlertStatus.ACKNOWLEDGED.value))
+        session.flush()
+    first.status = AlertStatus.CLOSED.value
+    session.flush()
+    session.add(alert())  # once closed, the next one may open
+    session.flush()
