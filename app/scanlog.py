@@ -16,8 +16,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -33,8 +34,18 @@ AfterWrite = Callable[[Session, list[ScanRecord]], None]
 class ScanLog:
     """A per-process buffer of scan rows, written in batches (thread-safe)."""
 
-    def __init__(self, session_factory: Callable[[], Session], *, batch: int, interval: float) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        batch: int,
+        interval: float,
+        context: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
         self._factory = session_factory
+        # The app context the writes run in (the flusher thread has none of its own): the
+        # checkpoint hook (app.signing) needs it to sign after an alert grew the log.
+        self._context = context
         self._batch = max(1, batch)
         self._interval = interval
         self._lock = threading.Lock()
@@ -62,18 +73,19 @@ class ScanLog:
                 records, self._pending = self._pending, []
             if not records:
                 return
-            session = self._factory()
-            try:
-                write_scans(session, records)
-                for hook in self.after_write:
-                    hook(session, records)
-                session.commit()
-            except Exception:  # a log write must never take a verification down with it
-                session.rollback()
-                self.failed_writes += 1
-                log.exception("could not write %d scan log rows", len(records))
-            finally:
-                session.close()
+            with self._context():
+                session = self._factory()
+                try:
+                    write_scans(session, records)
+                    for hook in self.after_write:
+                        hook(session, records)
+                    session.commit()
+                except Exception:  # a log write must never take a verification down with it
+                    session.rollback()
+                    self.failed_writes += 1
+                    log.exception("could not write %d scan log rows", len(records))
+                finally:
+                    session.close()
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -122,6 +134,7 @@ def log_verification(
 
 def init_app(app: object, session_factory: Callable[[], Session], *, batch: int, interval: float) -> ScanLog:
     """Create the app's scan log (``app.extensions["scan_log"]``)."""
-    found = ScanLog(session_factory, batch=batch, interval=interval)
-    app.extensions[EXTENSION] = found  # type: ignore[attr-defined]
+    flask_app: Flask = app  # type: ignore[assignment]
+    found = ScanLog(session_factory, batch=batch, interval=interval, context=flask_app.app_context)
+    flask_app.extensions[EXTENSION] = found
     return found

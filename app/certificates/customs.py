@@ -13,10 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask_login import current_user
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from app.scanlog import log_verification
 from registry.customs import CustomsResult, declaration_record
+from registry.models import Role
 from registry.oversight_models import ScanChannel
 from verify.declaration import Declaration, DeclarationError, Outcome, parse_declaration
 
@@ -182,7 +184,15 @@ def declaration_view(result: CustomsResult) -> dict[str, Any]:
 
 
 def log_customs(result: CustomsResult, scanned: str) -> None:
-    """Record the verification in the scan log as a customs check, with what was declared."""
+    """Record the verification in the scan log as a customs check, with what was declared.
+
+    Only a signed-in customs officer's (or admin's) declaration counts as one: anyone may ask the
+    API to check a declaration, but an anonymous one is logged as a plain API verification, so
+    nobody can feed the misuse alerts (e.g. "declared by several unrelated exporters") at will.
+    """
+    if getattr(current_user, "role", None) not in (Role.CUSTOMS.value, Role.ADMIN.value):
+        log_verification(result.verification, scanned, channel=ScanChannel.API)
+        return
     overall = result.overall
     log_verification(
         result.verification,

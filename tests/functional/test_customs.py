@@ -53,8 +53,8 @@ def seal_url(world: World) -> str:
     return f"HTTPS://{HOST}/V/{world.seal.token}"
 
 
-def verify(world: World, payload: Any) -> Any:
-    return world.call("anonymous", "POST", "/api/v1/verify", data=json.dumps(payload),
+def verify(world: World, payload: Any, who: str = "anonymous") -> Any:
+    return world.call(who, "POST", "/api/v1/verify", data=json.dumps(payload),
                       content_type="application/json")
 
 
@@ -67,7 +67,7 @@ def scans(session: Session) -> list[ScanEvent]:
 
 
 def test_the_api_checks_a_declaration_and_logs_it_as_customs(world: World, session: Session) -> None:
-    response = verify(world, {"qr": seal_url(world), "declaration": MATCHING})
+    response = verify(world, {"qr": seal_url(world), "declaration": MATCHING}, who="customs")
     assert response.status_code == 200, response.get_json()
     answer = response.get_json()
     assert answer["verdict"] == "VALID"
@@ -86,6 +86,12 @@ def test_the_api_checks_a_declaration_and_logs_it_as_customs(world: World, sessi
     assert scan.port == "上海外高桥" and scan.exporter_credit_code == HOLDER
     assert scan.declared_hs_code == "6307900000"
     assert scan.declaration == {**MATCHING, "hs_code": "6307900000"}
+    # Anyone may have a declaration checked, but only an officer's feeds the customs log (and
+    # with it the misuse alerts): an anonymous one is answered and logged as a plain API call.
+    anonymous = verify(world, {"token": world.seal.token, "declaration": MATCHING}).get_json()
+    assert anonymous["declaration"]["overall"] == "MATCH"
+    last = scans(session)[-1]
+    assert (last.channel, last.declaration, last.exporter_credit_code) == ("api", None, None)
     # Without a declaration, the answer is the plain one, logged as an API call.
     plain = verify(world, {"token": world.seal.token}).get_json()
     assert "declaration" not in plain and scans(session)[-1].channel == "api"
@@ -98,7 +104,7 @@ def test_a_batch_mixes_plain_and_declared_items_in_order(world: World, session: 
         {"token": "garbage", "declaration": MATCHING},
         {"token": world.seal.token},
     ]
-    response = verify(world, {"items": items})
+    response = verify(world, {"items": items}, who="customs")
     assert response.status_code == 200, response.get_json()
     answers = response.get_json()["items"]
     assert [a["verdict"] for a in answers] == ["VALID", "VALID", "FORGED", "VALID"]

@@ -46,3 +46,18 @@ def test_each_change_publishes_its_checkpoint(
     assert latest is not None and latest.size == translog.head(session).size
     opened = open_checkpoint(latest.note, translog.log_verifier(session, ORIGIN, now), ORIGIN)
     assert opened.root_hash == translog.head(session).root_hash
+
+
+def test_an_alert_raised_by_the_scan_log_publishes_its_checkpoint(
+    world: World, session: Session, now: dt.datetime, passphrase: bytes
+) -> None:
+    """Alerts are written by the scan log's own transaction (a thread, in production): that
+    transaction signs the checkpoint of what it added to the log, as a request would."""
+    keystore.generate_key(session, "log", passphrase, actor="test", now=now)
+    assert world.call("token_a", "POST", URL + "/withdraw", json={"reason": "fraud"}).status_code == 200
+    before = translog.head(session).size
+    assert world.call("anonymous", "GET", f"/V/{world.seal.token}").status_code == 200  # opens an alert
+    session.expire_all()
+    assert translog.head(session).size == before + 1  # the alert:open event
+    latest = translog.latest_checkpoint(session)
+    assert latest is not None and latest.size == before + 1
