@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.access import wants_json
@@ -74,6 +75,10 @@ def _describe(error: Exception) -> tuple[int, str, str, dict[str, Any]]:
 
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return 413, "too_large", f"the upload exceeds the limit of {limit} bytes", {"limit": limit}
+    if isinstance(error, IntegrityError):
+        # A concurrent request inserted the same key first (a number, a credit code, a seal):
+        # the same answer as when the clash shows up at commit (app.database).
+        return 409, "conflict", "the change clashes with data saved meanwhile; nothing was saved", {}
     if isinstance(error, HTTPException):
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")

@@ -28,6 +28,7 @@ from registry.verification import VerificationResult
 
 log = logging.getLogger(__name__)
 EXTENSION = "scan_log"
+MAX_PENDING = 20_000  # rows kept while the database cannot take them (then the oldest are dropped)
 AfterWrite = Callable[[Session, list[ScanRecord]], None]
 
 
@@ -74,18 +75,23 @@ class ScanLog:
             if not records:
                 return
             with self._context():
-                session = self._factory()
+                session: Session | None = None
                 try:
+                    session = self._factory()
                     write_scans(session, records)
                     for hook in self.after_write:
                         hook(session, records)
                     session.commit()
                 except Exception:  # a log write must never take a verification down with it
-                    session.rollback()
+                    if session is not None:
+                        session.rollback()
                     self.failed_writes += 1
-                    log.exception("could not write %d scan log rows", len(records))
+                    log.exception("could not write %d scan log rows; they wait for the next", len(records))
+                    with self._lock:  # back in front, in order; beyond the cap the oldest go
+                        self._pending = (records + self._pending)[-MAX_PENDING:]
                 finally:
-                    session.close()
+                    if session is not None:
+                        session.close()
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -98,7 +104,10 @@ class ScanLog:
     def _run(self) -> None:
         while True:
             time.sleep(self._interval)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the thread must outlive any one failure (no database, say)
+                log.exception("the scan log flusher failed; it will try again")
 
 
 def scan_log() -> ScanLog:

@@ -31,7 +31,10 @@ def key_passphrase(app: Flask) -> bytes:
 
 
 def _publish(committing: Session) -> None:
-    if not committing.info.pop(translog.GREW, False) or not has_app_context():
+    # before_commit also fires when a SAVEPOINT is released: sign only at the real commit.
+    if committing.in_nested_transaction() or not has_app_context():
+        return
+    if not committing.info.pop(translog.GREW, False):
         return
     app = current_app
     try:

@@ -204,8 +204,6 @@ class _Batch:
         number = data.number.strip()
         if not number or len(number) > 64:
             problems.add("number", "the certificate number is required (at most 64 characters)")
-        elif number in self.registered:
-            problems.add("number", f"certificate {number} of {body.code} is already registered")
         if not data.product_name.strip():
             problems.add("product_name", "the product name is required")
         if not data.scheme.strip():
@@ -238,6 +236,8 @@ class _Batch:
             if not report.report_number.strip():
                 problems.add(f"{where}.report_number", "the report number is required")
             labs.append((lab, report))
+        if number in self.registered:  # last, as the one-by-one checks reported it
+            problems.add("number", f"certificate {number} of {body.code} is already registered")
         return labs
 
 
@@ -284,7 +284,7 @@ def _register(
     certificates: list[Certificate] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
-        if item.number.strip() in seen:
+        if item.number.strip() and item.number.strip() in seen:  # a blank one is "required" below
             errors.append({"index": index, "field": "number", "problem": "duplicate number in this batch"})
             continue
         seen.add(item.number.strip())

@@ -130,3 +130,14 @@ def test_rate_limit_is_a_problem_too(app_config: dict[str, object]) -> None:
     client = limited.test_client()
     assert [client.get("/api/v1/jurisdictions").status_code for _ in range(2)] == [200, 200]
     problem(client.get("/api/v1/jurisdictions"), 429, "too_many_requests")
+
+
+def test_a_clash_at_flush_is_a_409_like_one_at_commit(app) -> None:  # type: ignore[no-untyped-def]
+    """Two requests inserting the same key: the second's flush fails inside a service."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.errors import render_error
+
+    with app.test_request_context("/api/v1/certificates", method="POST"):
+        response = render_error(IntegrityError("INSERT ...", {}, Exception("unique constraint")))
+    assert response.status_code == 409 and response.get_json()["code"] == "conflict"

@@ -106,10 +106,23 @@ def test_rows_wait_for_a_full_batch_or_the_flusher() -> None:
     assert [row["detail"] for row in factory.written[1]] == ["4"]
 
 
-def test_a_failed_write_is_counted_not_raised() -> None:
+def test_a_failed_write_is_counted_not_raised_and_its_rows_wait() -> None:
     factory = _Factory(fail=True)
-    log = ScanLog(factory, batch=1, interval=60)
-    log.add(_record(1))  # must not raise into the verification
+    log = ScanLog(factory, batch=2, interval=60)
+    log.add(_record(1))
+    log.add(_record(2))  # a full batch: the write fails, and must not raise into the verification
+    assert log.failed_writes == 1 and factory.written == []
+    factory.fail = False
+    log.add(_record(3))  # the next write takes the waiting rows first, in order
+    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1", "2", "3"]]
+
+
+def test_a_factory_that_cannot_open_a_session_is_survived() -> None:
+    def broken() -> Any:
+        raise RuntimeError("no database")
+
+    log = ScanLog(broken, batch=1, interval=60)
+    log.add(_record(1))
     assert log.failed_writes == 1
 
 

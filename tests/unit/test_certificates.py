@@ -199,3 +199,18 @@ def test_bulk_ok_and_limit(session, now, cb, lab):
     assert len({c.holder_id for c in registered}) == 1  # one organization, reused
     with pytest.raises(InvalidInput, match=str(MAX_BULK)):
         register_bulk(session, "CB-1", [cert()] * (MAX_BULK + 1), actor="op", now=now)
+
+
+def test_bulk_reports_what_one_by_one_would(session, now, cb, lab):
+    """The batch's reads change no message and no order: a registered number is named after
+    the other problems, and a blank number is "required", not a duplicate of another blank."""
+    register_certificate(session, "CB-1", cert(number="X1", test_reports=[]), actor="op", now=now)
+    with pytest.raises(InvalidInput) as single:
+        register_certificate(session, "CB-1", cert(number="X1", category="ventilator", test_reports=[]),
+                             actor="op", now=now)
+    assert single.value.message.startswith("body CB-1 held no active authorization")
+    items = [cert(number=" ", test_reports=[]), cert(number="", test_reports=[])]
+    with pytest.raises(ImportRejected) as bulk:
+        register_bulk(session, "CB-1", items, actor="op", now=now)
+    assert [(e["index"], e["field"]) for e in bulk.value.details["errors"]] == [(0, "number"), (1, "number")]
+    assert all("required" in e["problem"] for e in bulk.value.details["errors"])
