@@ -45,13 +45,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session, aliased  # noqa: E402
 
-from bench.verify_http_bench import (  # noqa: E402
-    DEFAULT_PG_URL,
-    _credit_code,
-    postgres_database,
-    seed,
-    sqlite_database,
-)
+from bench.databases import DEFAULT_PG_URL, credit_code, postgres_database, sqlite_database  # noqa: E402
+from bench.verify_http_bench import seed  # noqa: E402
 from registry.customs import check_declarations  # noqa: E402
 from registry.db import make_engine, make_session_factory  # noqa: E402
 from registry.models import Body, Category, Certificate, Organization  # noqa: E402
@@ -63,7 +58,7 @@ from verify.seal import token_to_bytes  # noqa: E402
 
 TARGET = 0.7
 PORTS = ("上海外高桥", "宁波北仑", "深圳盐田", "天津新港", "青岛前湾")
-STRANGER = _credit_code(99_999)
+STRANGER = credit_code(99_999)
 
 
 def _facts(session: Session) -> dict[tuple[str, str], tuple[str | None, str | None, str, dt.date, dt.date]]:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bench.verify_http_bench import DEFAULT_PG_URL, _credit_code, postgres_database, sqlite_database  # noqa: E402
+from bench.databases import DEFAULT_PG_URL, credit_code, postgres_database, sqlite_database  # noqa: E402
 from registry import keystore, migrate  # noqa: E402
 from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization  # noqa: E402
 from registry.certificates import CertificateInput, PartyInput, TestReportInput, register_bulk  # noqa: E402
@@ -60,7 +60,7 @@ def seed(url: str, now: dt.datetime) -> None:
             create_body(
                 session,
                 BodyInput(code=code, kind=kind, name_zh=f"基准机构{n}", name_en=f"Bench {n}",
-                          credit_code=_credit_code(900 + n), province="31"),
+                          credit_code=credit_code(900 + n), province="31"),
                 actor=ACTOR, now=now,
             )  # fmt: skip
             grant_authorization(
@@ -79,8 +79,8 @@ def items(count: int, prefix: str) -> list[CertificateInput]:
     return [
         CertificateInput(
             number=f"{prefix}{i:06d}",
-            holder=PartyInput(f"持证企业{i % 200}", credit_code=_credit_code(i % 200)),
-            manufacturer=PartyInput(f"制造企业{i % 150}", credit_code=_credit_code(500 + i % 150)),
+            holder=PartyInput(f"持证企业{i % 200}", credit_code=credit_code(i % 200)),
+            manufacturer=PartyInput(f"制造企业{i % 150}", credit_code=credit_code(500 + i % 150)),
             category="mask", jurisdiction="CN", scheme="CCC", product_name=f"Product {i}",
             issue_date=dt.date(2025, 1, 1) + dt.timedelta(days=i % 300),
             expiry_date=dt.date(2028, 1, 1),

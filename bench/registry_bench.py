@@ -16,13 +16,10 @@ import argparse
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
 
 from flask import Flask  # noqa: E402
-from sqlalchemy import event, make_url, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from app import create_app  # noqa: E402
 from bench.bench_data import MAINLAND, BenchData, bulk_insert, generate  # noqa: E402
+from bench.databases import postgres_database, sqlite_database  # noqa: E402
 from registry import migrate  # noqa: E402
 from registry.db import make_engine  # noqa: E402
 from registry.queries import BodyFilter, body_ids_query  # noqa: E402
@@ -49,32 +47,6 @@ CN_TZ = dt.timezone(dt.timedelta(hours=8))  # the app's reference calendar (app.
 CATEGORIES = [r["category"] for r in category_rows()]
 STATUSES = ["active", "suspended", "withdrawn", "expired"]
 LIST_KINDS = ("certification_body", "inspection_body")  # what /bodies lists
-
-
-@contextmanager
-def sqlite_database(keep: bool) -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="registry-bench-", dir="/tmp"))
-    try:
-        yield f"sqlite:///{folder / 'bench.sqlite3'}"
-    finally:
-        if not keep:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A private database ``bench_<pid>`` next to ``url``, dropped afterwards."""
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"bench_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
@@ -261,7 +233,11 @@ def main() -> None:
     started = time.perf_counter()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        database = sqlite_database(args.keep) if backend == "sqlite" else postgres_database(args.pg_url)
+        database = (
+            sqlite_database("registry-bench", args.keep)
+            if backend == "sqlite"
+            else postgres_database(args.pg_url)
+        )
         with database as url:
             run_backend(backend, url, args)
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")

@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,9 +49,9 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
 
-from sqlalchemy import make_url, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from bench.databases import credit_code, postgres_database, sqlite_database  # noqa: E402
 from bench.translog_proofs import (  # noqa: E402
     MIN_CALLS,
     SIZE_SPREAD,
@@ -73,7 +71,6 @@ from registry.certificates import (  # noqa: E402
     register_certificate,
 )
 from registry.db import make_engine, make_session_factory  # noqa: E402
-from registry.identifiers import uscc_check_character  # noqa: E402
 from registry.models import AuditEvent  # noqa: E402
 
 TARGET_RATIO = 0.8
@@ -86,40 +83,7 @@ BODY_CODE, LAB_CODE = "TLB-CB", "TLB-LAB"
 # --- databases ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def sqlite_database(keep: bool) -> Iterator[str]:
-    """A SQLite file in a fresh folder under /tmp, removed afterwards unless ``keep``."""
-    folder = Path(tempfile.mkdtemp(prefix="translog-bench-", dir="/tmp"))
-    try:
-        yield f"sqlite:///{folder / 'bench.sqlite3'}"
-    finally:
-        if not keep:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A private database ``bench_translog_<pid>`` next to ``url``, dropped afterwards."""
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"bench_translog_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 # --- (1) appends: the same changes with the log on and off ----------------------------------------
-
-
-def credit_code(seed: int) -> str:
-    """A valid GB 32100 unified social credit code derived from ``seed``."""
-    first17 = f"91110000{seed:08d}0"
-    return first17 + uscc_check_character(first17)
 
 
 def seed_certificates(factory: sessionmaker, count: int, now: dt.datetime) -> list[str]:
@@ -354,7 +318,11 @@ def main() -> None:
     started = time.perf_counter()
     ok = True
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
-        database = sqlite_database(args.keep) if backend == "sqlite" else postgres_database(args.pg_url)
+        database = (
+            sqlite_database("translog-bench", args.keep)
+            if backend == "sqlite"
+            else postgres_database(args.pg_url, "bench_translog")
+        )
         with database as url:
             ok = run_backend(backend, url, args) and ok
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")

@@ -52,8 +52,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
 
-from sqlalchemy import make_url, select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
+from bench.databases import DEFAULT_PG_URL, credit_code, postgres_database, sqlite_database  # noqa: E402
 from registry import keystore, migrate  # noqa: E402
 from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization  # noqa: E402
 from registry.certificates import (  # noqa: E402
@@ -64,43 +65,12 @@ from registry.certificates import (  # noqa: E402
     register_bulk,
 )
 from registry.db import make_engine, make_session_factory  # noqa: E402
-from registry.identifiers import USCC_ALPHABET, uscc_check_character  # noqa: E402
 from registry.models import Category  # noqa: E402
 from registry.seals import issue_seal  # noqa: E402
 
-DEFAULT_PG_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 TARGETS = {"sqlite": 0.6, "postgresql": 0.5}
 HOST = "127.0.0.1"
 ACTOR = "bench"
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="verify-http-bench-", dir="/tmp"))
-    try:
-        yield f"sqlite:///{folder / 'bench.sqlite3'}"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A throw-away database next to ``url`` (as tests/conftest.py private_postgres_database)."""
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"verifybench_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _credit_code(seed: int) -> str:
-    body = "91" + "310000" + "".join(USCC_ALPHABET[(seed // 31**i) % 31] for i in range(9))
-    return body + uscc_check_character(body)
 
 
 def seed(url: str, count: int, passphrase: bytes) -> list[str]:
@@ -120,7 +90,7 @@ def seed(url: str, count: int, passphrase: bytes) -> list[str]:
                 kind=kind,
                 name_zh=f"基准认证中心{n}",
                 name_en=f"Bench Centre {n}",
-                credit_code=_credit_code(10_000 + n),
+                credit_code=credit_code(10_000 + n),
                 province="31",
             ),
             actor=ACTOR,
@@ -149,8 +119,8 @@ def seed(url: str, count: int, passphrase: bytes) -> list[str]:
         per_body[bodies[i % len(bodies)]].append(
             CertificateInput(
                 number=f"BENCH{i:07d}",
-                holder=PartyInput(f"持证企业{i % 200}", credit_code=_credit_code(i % 200)),
-                manufacturer=PartyInput(f"制造企业{i % 150}", credit_code=_credit_code(500 + i % 150)),
+                holder=PartyInput(f"持证企业{i % 200}", credit_code=credit_code(i % 200)),
+                manufacturer=PartyInput(f"制造企业{i % 150}", credit_code=credit_code(500 + i % 150)),
                 category=categories[i % len(categories)],
                 jurisdiction="CN",
                 scheme="CCC",
