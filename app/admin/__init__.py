@@ -87,8 +87,14 @@ def dashboard() -> str:
         if getattr(current_user, "role", None) in READERS
         else None
     )
+    from app.admin.stats import charts  # the statistics page's charts, this week's so far
+
     return render_template(
-        "admin/dashboard.html", today=today, this_week=this_week, **dashboard_counts(today)
+        "admin/dashboard.html",
+        today=today,
+        this_week=this_week,
+        this_week_charts=charts(this_week) if this_week is not None else [],
+        **dashboard_counts(today),
     )
 
 

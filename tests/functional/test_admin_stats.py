@@ -175,6 +175,7 @@ def test_the_dashboard_summarises_this_week_for_readers(clients: dict[str, Flask
     figures = dict(re.findall(r'data-figure="(\w+)">.*?<td class="count">(\d+)</td>', summary.group(1)))
     assert figures["certificates_registered"] == "1" and figures["verifications"] == "1"
     assert 'href="/admin/stats?week=2026-06-18"' in html
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 2  # the charts, this week so far
     assert 'href="/admin/stats"' in html  # the navigation
     customs = clients["customs"].get("/admin/?lang=en").get_data(as_text=True)
     assert 'id="weekly-summary"' not in customs and "/admin/stats" not in customs
