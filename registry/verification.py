@@ -41,13 +41,16 @@ from registry.models import (
 from verify import seal as vseal
 from verify.authority import AuthorizationFacts, AuthorizationLine, StatusPeriod, authorization_facts
 from verify.claims import Claims
-from verify.errors import SealError
+from verify.errors import AlgorithmNotAllowed, BadSignature, MalformedSeal, SealError
 from verify.keys import KeyRing
 from verify.verdict import DEFAULT_GRACE_DAYS, CertificateState, Severity, Verdict, verify_and_decide
 
 MAX_BATCH = 1000
 _CHUNK = 500  # IN-list size: well under SQLite's and PostgreSQL's parameter limits
 _NOT_AUTHORIZED = AuthorizationFacts(authorized_on_issue_date=False)
+# Failures no change of the key ring can turn into a genuine seal (the key id is a hash of the
+# key, so a found key is the same key in any ring): unknown, revoked and expired keys are not.
+_WHATEVER_THE_KEYS = (MalformedSeal, BadSignature, AlgorithmNotAllowed)
 # The first bytes of every seal we sign: array(4), bstr(13) protected {1: -8, 4: bstr(8) kid}.
 _OUR_PREFIX = b"\x84\x4d\xa2\x01\x27\x04\x48"
 
@@ -388,11 +391,15 @@ def verify_scanned(
     """The verdict for a scanned or typed seal URL, or a bare token, against the registry now.
 
     Any input yields a verdict (FORGED for anything that is not a genuine seal), never an
-    exception. The key rows are read on every call, so a key revoked and committed by another
-    process is refused by the very next verification.
+    exception. The cached key ring counts only under the stamp read in the same statement as the
+    certificate, so a key revoked and committed by another process is refused by the very next
+    verification. Input that no key ring could make genuine (unreadable, a bad signature, a
+    refused algorithm) is FORGED without a query: garbage costs the database nothing.
     """
     stamp, ring = keystore.cached_ring(session, "seal")
     scan = _check_signature(scanned, ring, now)
+    if isinstance(scan.outcome, _WHATEVER_THE_KEYS):
+        return _decide([scan], {}, {}, now=now, grace_days=grace_days)[0]
     if stamp is not None and isinstance(scan.outcome, Claims):
         certificates, lines, current = _lookup_one(session, scan.outcome)
         if current == stamp:  # the ring that verified the seal is the ring as of this statement

@@ -292,6 +292,19 @@ def test_the_hot_path_is_one_query_and_a_batch_three(
     assert len(statements) == 3
 
 
+def test_garbage_costs_no_query(
+    session: Session, now: dt.datetime, world: World, statements: list[str]
+) -> None:
+    _, url = sealed(session, now, world)
+    session.flush()
+    tampered = url[:-4] + ("AAAA" if url[-4:] != "AAAA" else "BBBB")  # the signature's end
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"  # the ring is read
+    statements.clear()
+    for text in ("garbage", "HTTPS://X/V/ABC", tampered):
+        assert verification.verify_scanned(session, text, now=now).code == "FORGED"
+    assert statements == []
+
+
 def test_a_key_revoked_straight_in_sql_counts_at_the_next_verification(
     session: Session, now: dt.datetime, world: World, statements: list[str]
 ) -> None:
