@@ -300,8 +300,8 @@ def test_garbage_costs_no_query(
     tampered = url[:-4] + ("AAAA" if url[-4:] != "AAAA" else "BBBB")  # the signature's end
     assert verification.verify_scanned(session, url, now=now).code == "VALID"  # the ring is read
     statements.clear()
-    for text in ("garbage", "HTTPS://X/V/ABC", tampered):
-        assert verification.verify_scanned(session, text, now=now).code == "FORGED"
+    for scanned in ("garbage", "HTTPS://X/V/ABC", tampered):
+        assert verification.verify_scanned(session, scanned, now=now).code == "FORGED"
     assert statements == []
 
 
