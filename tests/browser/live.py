@@ -122,6 +122,7 @@ def live_server(database_url: str, instance_dir: Path) -> Iterator[LiveServer]:
         "DATABASE_URL": database_url,
         "NOW": lambda: NOW,
         "RATELIMIT_ENABLED": False,
+        "SCAN_LOG_BATCH": 1,  # rows written at once: none left for exit, when the database is gone
         "IMPORT_DIR": str(instance_dir / "imports"),
     })
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)

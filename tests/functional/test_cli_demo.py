@@ -28,7 +28,8 @@ def demo_app(tmp_path: Path) -> Iterator[Flask]:
     migrate.upgrade(engine)
     engine.dispose()
     flask_app = create_app(
-        {"TESTING": True, "SECRET_KEY": "test-only-secret", "DATABASE_URL": url, "RATELIMIT_ENABLED": False}
+        {"TESTING": True, "SECRET_KEY": "test-only-secret", "DATABASE_URL": url, "RATELIMIT_ENABLED": False,
+         "SCAN_LOG_BATCH": 1}
     )
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app

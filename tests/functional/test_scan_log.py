@@ -118,12 +118,20 @@ def test_a_failed_write_is_counted_not_raised_and_its_rows_wait() -> None:
 
 
 def test_a_factory_that_cannot_open_a_session_is_survived() -> None:
-    def broken() -> Any:
-        raise RuntimeError("no database")
+    factory = _Factory()
+    down = True
 
-    log = ScanLog(broken, batch=1, interval=60)
+    def opening() -> Any:
+        if down:
+            raise RuntimeError("no database")
+        return factory()
+
+    log = ScanLog(opening, batch=1, interval=60)
     log.add(_record(1))
-    assert log.failed_writes == 1
+    assert log.failed_writes == 1 and factory.written == []
+    down = False
+    log.flush()  # the database is back: the waiting row is written
+    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1"]]
 
 
 @pytest.mark.parametrize("address", [None, ""])
