@@ -285,9 +285,9 @@ def publish_checkpoint(
     return checkpoint
 
 
-def log_proof(session: Session, index: int, *, now: dt.datetime, origin: str, passphrase: bytes) -> LogProof:
-    """Leaf ``index`` with its inclusion proof against the current signed checkpoint."""
-    checkpoint = publish_checkpoint(session, now=now, origin=origin, passphrase=passphrase)
+def log_proof(session: Session, index: int, checkpoint: LogCheckpoint) -> LogProof:
+    """Leaf ``index`` with its inclusion proof against ``checkpoint`` (see
+    :func:`publish_checkpoint`, which may sign it in a transaction of its own)."""
     found = entries(session, index, index + 1)
     if not found or index >= checkpoint.size:
         raise NotFound(f"the log has no leaf {index}")

@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from app.certificates.schemas import (
     VerifyItemSchema,
 )
 from app.certificates.service import SigningUnavailable, grace_days, log_origin, seal_passphrase
-from app.database import get_reading_session, get_session
+from app.database import get_reading_session, get_session, new_session
 from app.scanlog import log_verification
 from registry import translog
 from registry.bundle_export import build_trust_bundle, bundle_sequence
@@ -134,8 +134,7 @@ def verify_seals() -> Response:
         items = _batch_answers(get_reading_session(), entries, now, checked_at)
         return _no_store(jsonify({"checked_at": checked_at, "count": len(items), "items": items}))
     item = strict_load(_ITEM_SCHEMA, payload)
-    # A log proof may sign a new checkpoint (a write): then the request's ordinary transaction.
-    session = get_session() if item["log_proof"] else get_reading_session()
+    session = get_reading_session()  # a verification only reads: no transaction round trips
     scanned = _scanned_text(item)
     declaration: Declaration | None = item.get("declaration")
     if declaration is not None:
@@ -153,11 +152,21 @@ def verify_seals() -> Response:
 
 
 def _log_proof(session: Session, index: int, now: dt.datetime) -> dict[str, Any]:
+    """The leaf's proof against the current checkpoint. Signing a new checkpoint is a write: it
+    gets a short transaction of its own, so the reading session never turns into a writer (on
+    SQLite, a read transaction that another writer overtook could not write any more)."""
+    writer = new_session(current_app)  # type: ignore[arg-type]
     try:
-        proof = translog.log_proof(session, index, now=now, origin=log_origin(), passphrase=seal_passphrase())
+        checkpoint = translog.publish_checkpoint(
+            writer, now=now, origin=log_origin(), passphrase=seal_passphrase()
+        )
+        writer.commit()
     except KeyStoreError as exc:
+        writer.rollback()
         raise SigningUnavailable(f"the log checkpoint cannot be signed now: {exc.message}") from exc
-    return proof.as_json()
+    finally:
+        writer.close()
+    return translog.log_proof(session, index, checkpoint).as_json()
 
 
 def _no_store(response: Response) -> Response:

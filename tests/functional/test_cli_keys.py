@@ -121,7 +121,8 @@ def test_bundle_export_and_offline_verification(cli_app: Flask, tmp_path: Path) 
     with _session(cli_app) as session:
         keystore.generate_key(session, "log", PASSPHRASE, actor="test", now=NOW)
         index = translog.head(session).size - 2  # the seal's leaf (the key's own comes after)
-        proof = translog.log_proof(session, index, now=NOW, origin=origin, passphrase=PASSPHRASE)
+        checkpoint = translog.publish_checkpoint(session, now=NOW, origin=origin, passphrase=PASSPHRASE)
+        proof = translog.log_proof(session, index, checkpoint)
         key = translog.log_verifier(session, origin, NOW).key_string()
         session.commit()
     proof_file = tmp_path / "log.json"

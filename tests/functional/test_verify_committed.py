@@ -15,11 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app import create_app
-from registry import keystore, migrate, seals
+from registry import keystore, migrate, seals, translog
 from registry.certificates import change_certificate_status
 from registry.db import make_engine, make_session_factory
 from tests.conftest import NOW, private_postgres_database
 from tests.unit.seal_support import PASSPHRASE, make_world, register
+from verify.log_proof import LogProof, check_log_proof
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -64,7 +65,10 @@ def _verdict(client: FlaskClient, token: str) -> tuple[str, str]:
     return code, page.get_data(as_text=True)
 
 
-def test_what_another_session_commits_counts_at_the_next_request(real_app: Flask, database_url: str) -> None:
+def test_what_another_session_commits_counts_at_the_next_request(
+    real_app: Flask, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEAL_KEY_PASSPHRASE", PASSPHRASE.decode())
     other = _other_session(database_url)
     try:
         world = make_world(other, NOW)
@@ -87,6 +91,17 @@ def test_what_another_session_commits_counts_at_the_next_request(real_app: Flask
                                   actor="op", now=NOW)
         other.commit()
         assert _verdict(client, token)[0] == "VALID"  # the key ring is cached by now
+
+        # A log proof on the pooled engine: the reading session stays a reader, the checkpoint
+        # is signed in a transaction of its own and is there for the next caller.
+        keystore.generate_key(other, "log", PASSPHRASE, actor="ops", now=NOW)
+        other.commit()
+        answer = client.post("/api/v1/verify", json={"token": token, "log_proof": True}).get_json()
+        origin = real_app.config["LOG_ORIGIN"]
+        proof = LogProof.from_json(answer["log"])
+        check_log_proof(proof, translog.log_verifier(other, origin, NOW), body_code=body_code,
+                        number="CQC2026000001")
+        assert translog.latest_checkpoint(other).size == proof.size  # type: ignore[union-attr]
 
         kid = keystore.active_record(other, "seal").kid  # type: ignore[union-attr]
         keystore.revoke_key(other, kid, reason="key leaked", actor="ops", now=NOW)
