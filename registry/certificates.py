@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,8 +78,8 @@ def certificate_snapshot(certificate: Certificate) -> dict[str, Any]:
     return {
         "body": certificate.body.code,
         "number": certificate.number,
-        "holder": _party(certificate.holder),
-        "manufacturer": _party(certificate.manufacturer),
+        "holder": party_record(certificate.holder),
+        "manufacturer": party_record(certificate.manufacturer),
         "category": certificate.category,
         "jurisdiction": certificate.jurisdiction,
         "scheme": certificate.scheme,
@@ -96,12 +96,26 @@ def certificate_snapshot(certificate: Certificate) -> dict[str, Any]:
     }
 
 
-def _party(org: Organization) -> dict[str, Any]:
+class PartyFields(Protocol):
+    """An organization as stored (``Organization``) or as a verification reads it (``Party``)."""
+
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def credit_code(self) -> str | None: ...
+    @property
+    def country(self) -> str: ...
+
+
+def party_record(party: PartyFields) -> dict[str, Any]:
+    """A holder, manufacturer or body's organization as snapshots and API answers show it."""
     return {
-        "name_zh": org.name_zh,
-        "name_en": org.name_en,
-        "credit_code": org.credit_code,
-        "country": org.country,
+        "name_zh": party.name_zh,
+        "name_en": party.name_en,
+        "credit_code": party.credit_code,
+        "country": party.country,
     }
 
 

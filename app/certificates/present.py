@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import url_for
 
-from registry.certificates import status_on
+from registry.certificates import party_record, status_on
 from registry.keystore import utc
-from registry.models import Certificate, Organization, Seal
+from registry.models import Certificate, Seal
 from registry.seals import seal_url
-from registry.verification import Party, VerificationResult, VerifiedCertificate
+from registry.verification import VerificationResult, VerifiedCertificate
 from verify.keys import b64url
 
 
@@ -21,15 +21,6 @@ def kid_b64url(kid_hex: str) -> str:
         return b64url(bytes.fromhex(kid_hex))
     except ValueError:
         return kid_hex
-
-
-def party_view(org: Organization) -> dict[str, Any]:
-    return {
-        "name_zh": org.name_zh,
-        "name_en": org.name_en,
-        "credit_code": org.credit_code,
-        "country": org.country,
-    }
 
 
 def seal_view(seal: Seal, host: str) -> dict[str, Any]:
@@ -61,8 +52,8 @@ def certificate_view(
         "body": certificate.body.code,
         "body_names": {"zh": body_org.name_zh, "en": body_org.name_en},
         "number": certificate.number,
-        "holder": party_view(certificate.holder),
-        "manufacturer": party_view(certificate.manufacturer),
+        "holder": party_record(certificate.holder),
+        "manufacturer": party_record(certificate.manufacturer),
         "category": certificate.category,
         "jurisdiction": certificate.jurisdiction,
         "scheme": certificate.scheme,
@@ -83,15 +74,6 @@ def certificate_view(
     }
 
 
-def _party(party: Party) -> dict[str, Any]:
-    return {
-        "name_zh": party.name_zh,
-        "name_en": party.name_en,
-        "credit_code": party.credit_code,
-        "country": party.country,
-    }
-
-
 def verified_certificate_view(certificate: VerifiedCertificate, today: dt.date) -> dict[str, Any]:
     """What a verification answer says of the certificate (JSON-ready: dates as text).
 
@@ -102,8 +84,8 @@ def verified_certificate_view(certificate: VerifiedCertificate, today: dt.date) 
         "body": certificate.body.code,
         "body_names": {"zh": certificate.body.name_zh, "en": certificate.body.name_en},
         "number": certificate.number,
-        "holder": _party(certificate.holder),
-        "manufacturer": _party(certificate.manufacturer),
+        "holder": party_record(certificate.holder),
+        "manufacturer": party_record(certificate.manufacturer),
         "category": certificate.category,
         "jurisdiction": certificate.jurisdiction,
         "scheme": certificate.scheme,
