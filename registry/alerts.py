@@ -33,7 +33,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import and_, func, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from registry import alert_rules as rules
 from registry import audit
@@ -47,6 +49,9 @@ ALERT_ACTOR = "system:alerts"  # the audit actor of alerts the rules open
 SUBJECT_TYPE = "misuse_alert"
 ACTIVE = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value)
 MAX_NOTE = 2000
+# Tries of evaluate_in_savepoint: a clash needs another process to commit the same alert in
+# between, so a second try nearly always goes through; a third covers a burst.
+EVALUATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -114,8 +119,37 @@ def evaluate(
     return _apply(session, findings, now)
 
 
+def evaluate_in_savepoint(
+    session: Session,
+    records: Sequence[ScanRecord],
+    *,
+    now: dt.datetime,
+    thresholds: AlertThresholds | None = None,
+    attempts: int = EVALUATE_ATTEMPTS,
+) -> list[MisuseAlert]:
+    """:func:`evaluate` in a SAVEPOINT, tried again when another writer got to an alert first.
+
+    Several processes write the scan log (each web worker flushes its own batches), so two may
+    find evidence for the same alert at once. The alerts found are locked (FOR UPDATE), which
+    makes a second updater wait and then add to the first one's counts; but two that open the
+    same new alert clash on the one-active-alert-per-subject index, and a concurrent admin edit
+    shows up as a stale version. Either way the savepoint is undone and the rules run again,
+    now seeing what the other committed. After ``attempts`` the last error is raised (the
+    caller's transaction, and the scan rows in it, are untouched).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with session.begin_nested():
+                return evaluate(session, records, now=now, thresholds=thresholds)
+        except (IntegrityError, StaleDataError):
+            if attempt == attempts:
+                raise
+    return []  # attempts < 1: nothing was tried
+
+
 def _active_alerts(session: Session, findings: Sequence[Finding]) -> dict[tuple[str, str], MisuseAlert]:
-    """The open or acknowledged alert of each finding's (kind, subject), one query per kind."""
+    """The open or acknowledged alert of each finding's (kind, subject), one query per kind,
+    locked until the transaction ends (a concurrent updater waits, then sees these counts)."""
     keys_by_kind: dict[str, set[str]] = {}
     for finding in findings:
         keys_by_kind.setdefault(finding.kind.value, set()).add(finding.subject_key)
@@ -126,7 +160,8 @@ def _active_alerts(session: Session, findings: Sequence[Finding]) -> dict[tuple[
                 select(MisuseAlert)
                 .where(MisuseAlert.kind == kind, MisuseAlert.subject_key.in_(chunk),
                        MisuseAlert.status.in_(ACTIVE))
-                .order_by(MisuseAlert.id)
+                .order_by(MisuseAlert.id)  # one locking order for every writer: no deadlock
+                .with_for_update()
             ):  # fmt: skip
                 found[(alert.kind, alert.subject_key)] = alert  # the newest, should two ever exist
     return found

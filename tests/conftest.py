@@ -63,6 +63,21 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
+def committed_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
+    """A private, migrated database of the current backend that a test may really commit to
+    (concurrent writers, several processes), which the shared rolled-back session cannot."""
+    with ExitStack() as stack:
+        if engine.dialect.name == "sqlite":
+            url = f"sqlite:///{tmp_path / 'committed.sqlite3'}"
+        else:
+            url = stack.enter_context(private_postgres_database(os.environ["TEST_DATABASE_URL"]))
+        fresh = make_engine(url)
+        migrate.upgrade(fresh)
+        fresh.dispose()
+        yield url
+
+
+@pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     conn = engine.connect()
     outer = conn.begin()

@@ -1,11 +1,12 @@
 """The alert rules after each scan log write (a hook of ``app.scanlog.ScanLog.after_write``).
 
 The hook runs in the scan log's own transaction, so an alert and the rows that raised it commit
-together. It runs inside a SAVEPOINT, though: if the rules fail (a bug, or an admin closing the
-alert at that very moment, which the alert's version column turns into an error), only the
-alert work is undone and the scan rows are still written, since the scan log is the record the
-rules are drawn from. Rows that miss their alert that way still count in the windows of later
-batches; only a withdrawal scan's alert (which counts new rows, not a window) is lost.
+together. It runs inside a SAVEPOINT, though (``registry.alerts.evaluate_in_savepoint``): when
+another worker's flush or an admin got to the same alert first, the rules run again over what
+they committed; if the rules still fail (a bug, or clash after clash), only the alert work is
+undone and the scan rows are still written, since the scan log is the record the rules are drawn
+from. Rows that miss their alert that way still count in the windows of later batches; only a
+withdrawal scan's alert (which counts new rows, not a window) is lost, and the failure is logged.
 
 The hook may run in the scan log's flusher thread, outside any request or app context, so it
 takes what it needs from the app when it is installed: the thresholds, and the clock (the app's
@@ -40,8 +41,7 @@ def alert_hook(app: Flask) -> scanlog.AfterWrite:
     def evaluate_new_scans(session: Session, records: list[ScanRecord]) -> None:
         now = override() if override else dt.datetime.now(dt.UTC)
         try:
-            with session.begin_nested():
-                alerts.evaluate(session, records, now=now, thresholds=thresholds)
+            alerts.evaluate_in_savepoint(session, records, now=now, thresholds=thresholds)
         except Exception:  # the scan rows must survive a failed rule: see the module's docstring
             log.exception("misuse alert rules failed on %d scan log rows", len(records))
 

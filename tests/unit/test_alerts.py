@@ -4,6 +4,7 @@ new rows touch; an open alert is updated rather than duplicated; opening and han
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import config
 from registry import alerts
+from registry.db import make_engine, make_session_factory
 from registry.errors import Conflict, InvalidInput, StaleEdit
 from registry.models import AuditEvent, Certificate
 from registry.oversight_models import AlertKind, AlertStatus, MisuseAlert
@@ -339,3 +341,51 @@ def test_the_database_keeps_one_alert_not_closed_per_subject(session: Session, n
     session.flush()
     session.add(alert())  # once closed, the next one may open
     session.flush()
+
+
+# --- several scan log writers at once ---------------------------------------------------------------
+
+
+def test_workers_flushing_at_once_add_up_on_one_alert(committed_url: str, now: dt.datetime) -> None:
+    """Two web workers write scans of one withdrawn seal at the same moment: the second waits for
+    the first (its alert row, its new index entry, or on SQLite the write lock) and adds to it;
+    no evidence is lost to a clash, whether the alert is being opened or updated."""
+    engine = make_engine(committed_url, pool_size=4)
+    factory = make_session_factory(engine)
+
+    def scans(n: int) -> list[ScanRecord]:
+        return [record(now, verdict="CERTIFICATE_WITHDRAWN", claimed_body="CNCA-X", claimed_number="N-1")
+                for _ in range(n)]  # fmt: skip
+
+    def flush_batch(session: Session, rows: list[ScanRecord]) -> None:
+        write_scans(session, rows)
+        alerts.evaluate_in_savepoint(session, rows, now=now)
+
+    try:
+        for _opening_then_updating in range(2):
+            first = factory()
+            flush_batch(first, scans(2))  # holds its alert (new or locked) until it commits
+            errors: list[BaseException] = []
+
+            def second() -> None:
+                try:
+                    with factory() as session:
+                        flush_batch(session, scans(3))
+                        session.commit()
+                except BaseException as error:  # reported by the main thread
+                    errors.append(error)
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join(0.5)  # long enough to read what the first has not committed yet
+            first.commit()
+            first.close()
+            thread.join()
+            assert not errors, errors
+        with factory() as session:
+            [alert] = alerts_of(session, AlertKind.SCANNED_AFTER_WITHDRAWAL)
+            assert alert.occurrences == 10
+            assert alert.detail["verdicts"] == {"CERTIFICATE_WITHDRAWN": 10}
+            assert audit_actions(session) == ["alert:open"]
+    finally:
+        engine.dispose()

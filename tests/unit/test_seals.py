@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +19,13 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import keystore, migrate, seals, verification
+from registry import keystore, seals, verification
 from registry.bodies import change_status
 from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
 from registry.db import make_engine
 from registry.errors import Conflict, InvalidInput
 from registry.models import AuditEvent, Certificate, Seal
-from tests.conftest import private_postgres_database
 from tests.unit.seal_support import HOST, PASSPHRASE, World, make_world, register
 from tests.unit.verify.support import seeded_key
 from verify import seal as vseal
@@ -358,26 +355,11 @@ def test_no_single_bit_flip_is_valid(session: Session, now: dt.datetime, world: 
 # --- freshness across processes ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def committed_db(engine: Engine, tmp_path: Path) -> Iterator[str]:
-    """A private database of the current backend that tests may really commit to."""
-    if engine.dialect.name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'committed.sqlite3'}"
-        migrate.upgrade(fresh := make_engine(url))
-        fresh.dispose()
-        yield url
-    else:
-        with private_postgres_database(os.environ["TEST_DATABASE_URL"]) as url:
-            migrate.upgrade(fresh := make_engine(url))
-            fresh.dispose()
-            yield url
-
-
 def test_a_committed_revocation_is_seen_by_the_very_next_verification(
-    committed_db: str, now: dt.datetime
+    committed_url: str, now: dt.datetime
 ) -> None:
     # Two engines: two connection pools, as two server processes would have.
-    writer, reader = make_engine(committed_db), make_engine(committed_db)
+    writer, reader = make_engine(committed_url), make_engine(committed_url)
     try:
         with Session(writer) as session:
             world = make_world(session, now)

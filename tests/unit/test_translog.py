@@ -4,22 +4,17 @@ append-only tables, signed checkpoints, and contiguous indexes under concurrent 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from registry import audit, keystore, migrate, translog
+from registry import audit, keystore, translog
 from registry.db import make_engine, make_session_factory
 from registry.errors import InvalidInput
 from registry.models import AuditEvent, LogCheckpoint, LogNode
-from tests.conftest import private_postgres_database
 from tests.factories import grant, make_body
 from verify import merkle
 from verify.checkpoint import open_checkpoint
@@ -147,23 +142,6 @@ def test_checkpoints_are_signed_notes_of_the_head(session: Session, now: dt.date
     assert session.scalars(select(LogCheckpoint.size).order_by(LogCheckpoint.size)).all() == [
         first.size, second.size,
     ]
-
-
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
-@pytest.fixture(params=BACKENDS)
-def committed_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own: concurrent writers commit, which the shared test session cannot."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
-        else:
-            url = stack.enter_context(private_postgres_database(os.environ["TEST_DATABASE_URL"]))
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
 
 
 def test_concurrent_writers_get_contiguous_indexes(committed_url: str, now: dt.datetime) -> None:
