@@ -16,14 +16,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from app.signing import publish_checkpoints_on_commit
-from registry.db import make_engine, make_session_factory, reading_options
+from registry.db import make_engine, make_session_factory, ping_when_idle, reading_options
 from registry.errors import Conflict, StaleEdit
 
 
 def init_app(app: Flask) -> None:
     factory: sessionmaker | None = app.config.get("DB_SESSION_FACTORY")
     if factory is None:
-        engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True)
+        engine = make_engine(app.config["DATABASE_URL"])
+        ping_when_idle(engine)  # not pool_pre_ping: a round trip per request on PostgreSQL
         factory = make_session_factory(engine)
     app.extensions["db_session_factory"] = factory
     publish_checkpoints_on_commit(factory)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.access import wants_json
@@ -45,7 +45,10 @@ TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
+# Seconds a client should wait before trying again after a 503.
+RETRY_AFTER = "1"
 
 
 def status_for(error: RegistryError) -> int:
@@ -79,6 +82,11 @@ def _describe(error: Exception) -> tuple[int, str, str, dict[str, Any]]:
         # A concurrent request inserted the same key first (a number, a credit code, a seal):
         # the same answer as when the clash shows up at commit (app.database).
         return 409, "conflict", "the change clashes with data saved meanwhile; nothing was saved", {}
+    lost = isinstance(error, DBAPIError) and error.connection_invalidated
+    if lost or isinstance(error, OperationalError):
+        # The database went away (a restart, a dropped connection) or is busy: nothing was
+        # saved, and the pool has already dropped the dead connection, so trying again works.
+        return 503, "database_unavailable", "the database cannot be reached just now; try again", {}
     if isinstance(error, HTTPException):
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
@@ -102,6 +110,8 @@ def render_error(error: Exception) -> Response:
             extra=extra,
         )
         response = Response(html, status=status, mimetype="text/html")
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER
     if isinstance(error, HTTPException):
         for key, value in error.get_headers():
             if key.lower() not in ("content-type", "content-length"):

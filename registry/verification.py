@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
 from registry.bodies import registry_today
+from registry.driver_read import DriverRead
 from registry.errors import InvalidInput
 from registry.models import (
     AuditEvent,
@@ -210,6 +211,7 @@ _ONE_CERTIFICATE = (
     )
     .where(Body.code == bindparam("code"), Certificate.number == bindparam("number"))
 )
+_ONE_CERTIFICATE_READ = DriverRead(_ONE_CERTIFICATE)  # every scan runs it: the driver's cursor
 _CERTIFICATES = _CERTIFICATE_BASE.where(
     Body.code.in_(bindparam("codes", expanding=True)),
     Certificate.number.in_(bindparam("numbers", expanding=True)),
@@ -292,12 +294,12 @@ def _lookup_one(session: Session, claims: Claims) -> tuple[Certificates, Lines, 
     certificates: Certificates = {}
     segments: list[Segment] = []
     stamp = None
-    for row in session.connection().execute(_ONE_CERTIFICATE, params):
+    for row in _ONE_CERTIFICATE_READ.rows(session, params):
         if not certificates:
             certificates[claims.certificate_key] = _certificate(row)
         authorization_id, status, starts, ends, stamp = row[_WIDTH:]
         if authorization_id is not None:
-            scope = (row.body_id, claims.category, claims.jurisdiction)
+            scope = (row[1], claims.category, claims.jurisdiction)  # the certificate's body_id
             segments.append((authorization_id, scope, starts, ends, status))
     return certificates, lines_from_segments(segments), stamp
 

@@ -367,7 +367,7 @@ def test_workers_flushing_at_once_add_up_on_one_alert(committed_url: str, now: d
             flush_batch(first, scans(2))  # holds its alert (new or locked) until it commits
             errors: list[BaseException] = []
 
-            def second() -> None:
+            def second(errors: list[BaseException] = errors) -> None:
                 try:
                     with factory() as session:
                         flush_batch(session, scans(3))
