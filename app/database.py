@@ -27,6 +27,10 @@ def init_app(app: Flask) -> None:
         ping_when_idle(engine)  # not pool_pre_ping: a round trip per request on PostgreSQL
         factory = make_session_factory(engine)
     app.extensions["db_session_factory"] = factory
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine):  # not the tests' factory bound to one connection
+        # Sessions of reading views: on an engine whose connections come out reading (below).
+        app.extensions["db_reading_engine"] = bind.execution_options(**reading_options(bind))
     publish_checkpoints_on_commit(factory)
     app.after_request(_commit_or_rollback)
     app.teardown_request(_close)
@@ -59,12 +63,18 @@ def get_reading_session() -> Session:
     Must be the request's first use of the session; nothing may be written through it (each
     write would commit on its own).
     """
-    session = get_session()
-    # Not when something already began the transaction (go on in it), nor when the session is
-    # bound to one connection (the tests' rolled-back transaction): only a pooled connection.
-    bind = session.get_bind()
-    if not session.in_transaction() and isinstance(bind, Engine):
-        session.connection(execution_options=reading_options(bind))
+    if "db_session" in g:  # something began already: go on in its session
+        return get_session()
+    from flask import current_app
+
+    engine: Engine | None = current_app.extensions.get("db_reading_engine")
+    if engine is None:  # bound to one connection (the tests' rolled-back transaction)
+        return get_session()
+    # A plain Session on the reading engine: no session factory's hooks (it writes nothing,
+    # so it signs no checkpoint), and closed rather than committed (nothing to commit).
+    session = Session(bind=engine)
+    g.db_session = session
+    g.db_reading = True
     return session
 
 
@@ -72,6 +82,8 @@ def _commit_or_rollback(response: Response) -> Response:
     session: Session | None = g.get("db_session")
     if session is None:
         return response
+    if g.get("db_reading"):
+        return response  # closed at teardown: a reader has nothing to commit or roll back
     if response.status_code >= 400:
         session.rollback()
         return response

@@ -13,15 +13,17 @@ enough to tell one scanner from many; nothing else about the person is stored.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from registry.driver_sql import DriverInsert
 from registry.oversight_models import ScanChannel, ScanEvent
 from registry.seals import token_digest
 from registry.verification import VerificationResult
@@ -29,8 +31,6 @@ from verify import cose
 from verify import seal as vseal
 from verify.claims import decode_claims
 from verify.errors import SealError
-
-_INSERT = insert(ScanEvent)
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,12 @@ def client_hash(secret: bytes, address: str | None) -> str | None:
     """Keyed SHA-256 of a client address (None without one); the key is derived from ``secret``."""
     if not address:
         return None
-    key = hashlib.sha256(b"scan-log client address\x00" + secret).digest()
-    return hmac.new(key, address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+    return hmac.new(_client_key(secret), address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _client_key(secret: bytes) -> bytes:
+    return hashlib.sha256(b"scan-log client address\x00" + secret).digest()
 
 
 def _names(scanned: object, result: VerificationResult) -> tuple[str | None, str | None, str | None]:
@@ -118,8 +122,12 @@ def scan_record(
     )
 
 
+_COLUMNS = tuple(item.name for item in fields(ScanRecord))  # every column but the id
+_VALUES = attrgetter(*_COLUMNS)
+# Every scan is written: through the driver's executemany (registry.driver_sql), not Core.
+_INSERT = DriverInsert(ScanEvent.__table__, _COLUMNS)  # type: ignore[arg-type]
+
+
 def write_scans(session: Session, records: Sequence[ScanRecord]) -> None:
-    """Insert ``records`` in one statement (the caller commits)."""
-    if records:
-        # vars(), not dataclasses.asdict(): no deep copy of each row (this runs for every scan).
-        session.connection().execute(_INSERT, [dict(vars(record)) for record in records])
+    """Insert ``records`` in one executemany (the caller commits)."""
+    _INSERT.insert(session, [_VALUES(record) for record in records])

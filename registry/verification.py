@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
 from registry.bodies import registry_today
-from registry.driver_read import DriverRead
+from registry.driver_sql import DriverRead
 from registry.errors import InvalidInput
 from registry.models import (
     AuditEvent,

@@ -84,6 +84,7 @@ ZH: dict[str, str] = {
     "Method not allowed": "不允许的请求方法",
     "Unsupported media type": "不支持的内容类型",
     "Internal error": "内部错误",
+    "Service unavailable": "服务暂不可用",
     "The page or record you asked for does not exist. It may have been mistyped.":
         "您要访问的页面或记录不存在，可能是地址输入有误。",
     "Too many requests came from your address. Wait a minute and try again.":

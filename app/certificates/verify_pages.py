@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Response, jsonify, render_template
+from flask import Response, current_app, jsonify, request
 
 from app import clock
 from app.access import public
 from app.certificates import verify_bp
+from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
 from app.database import get_reading_session, get_session
+from app.i18n import TRANSLATORS, current_language
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
@@ -57,6 +60,22 @@ def headline(result: VerificationResult) -> Headline:
     return HEADLINES.get(result.code, Headline(result.code, result.code, "invalid"))
 
 
+def _render_verdict(**context: Any) -> str:
+    """The seal page, rendered with only what it uses.
+
+    Not ``render_template``: its context processors would load the signed-in user (the session
+    cookie, the API token header) and more for a page that shows none of it, on every scan.
+    The template gets the request and the bound translator the processors would give it.
+    """
+    template = current_app.jinja_env.get_template("certificates/verify.html")
+    return template.render(
+        context,
+        request=request,
+        _=TRANSLATORS[current_language()],
+        certificate_status_label=certificate_status_label,
+    )
+
+
 def _verdict_page(token: str) -> Response:
     now = clock.now()
     session = get_reading_session()  # a verification only reads: no transaction round trips
@@ -65,8 +84,7 @@ def _verdict_page(token: str) -> Response:
     result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
     log_verification(result, scanned, channel=ScanChannel.PAGE)
     certificate = result.certificate
-    html = render_template(
-        "certificates/verify.html",
+    html = _render_verdict(
         result=result,
         headline=headline(result),
         certificate=certificate,

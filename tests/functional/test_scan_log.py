@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.scanlog import ScanLog
+from registry.db import make_engine, make_session_factory
 from registry.oversight_models import ScanEvent
 from registry.scanlog import ScanRecord, client_hash
 from registry.seals import token_digest
@@ -61,77 +63,80 @@ def test_a_forged_seal_is_attributed_to_the_body_it_names(world: World, session:
     assert (scan.claimed_body, scan.claimed_number) == ("CB-A", "A-0001")
 
 
-class _Factory:
-    """Sessions that record what was written, or fail on demand."""
+class _Database:
+    """A real database for a ScanLog's own sessions, which can be taken "down": its sessions then
+    point at a SQLite file that cannot be opened, so writes fail as they would in production."""
 
-    def __init__(self, fail: bool = False) -> None:
-        self.written: list[list[dict[str, Any]]] = []
-        self.fail = fail
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.engine = make_engine(url)
+        self.up = make_session_factory(self.engine)
+        self.down_engine = make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'gone.sqlite3'}")
+        self.is_down = False
 
-    def __call__(self) -> Any:
-        factory = self
+    def __call__(self) -> Session:
+        session: Session = (make_session_factory(self.down_engine) if self.is_down else self.up)()
+        return session
 
-        class _Session:
-            def connection(self) -> Any:
-                return self
+    def written(self) -> list[str]:
+        """The details of the rows written so far, in insertion order."""
+        with self.up() as session:
+            return list(session.scalars(select(ScanEvent.detail).order_by(ScanEvent.id)))
 
-            def execute(self, _statement: Any, rows: list[dict[str, Any]]) -> None:
-                if factory.fail:
-                    raise RuntimeError("database down")
-                factory.written.append(rows)
+    def close(self) -> None:
+        self.engine.dispose()
+        self.down_engine.dispose()
 
-            def commit(self) -> None: ...
-            def rollback(self) -> None: ...
-            def close(self) -> None: ...
 
-        return _Session()
+@pytest.fixture
+def database(committed_url: str, tmp_path: Path) -> Iterator[_Database]:
+    found = _Database(committed_url, tmp_path)
+    yield found
+    found.close()
 
 
 def _record(n: int) -> ScanRecord:
     return ScanRecord(dt.datetime(2026, 6, 15, tzinfo=dt.UTC), "page", "VALID", detail=str(n))
 
 
-def test_rows_wait_for_a_full_batch_or_the_flusher() -> None:
-    factory = _Factory()
-    log = ScanLog(factory, batch=3, interval=0.05)
+def test_rows_wait_for_a_full_batch_or_the_flusher(database: _Database) -> None:
+    log = ScanLog(database, batch=3, interval=0.05)
     log.add(_record(1))
     log.add(_record(2))
-    assert factory.written == []  # not on the hot path
+    assert database.written() == []  # not on the hot path
     log.add(_record(3))
-    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1", "2", "3"]]
+    assert database.written() == ["1", "2", "3"]
     log.add(_record(4))
     deadline = time.monotonic() + 5
-    while len(factory.written) < 2 and time.monotonic() < deadline:
+    while len(database.written()) < 4 and time.monotonic() < deadline:
         time.sleep(0.02)  # the daemon flusher writes what waits
-    assert [row["detail"] for row in factory.written[1]] == ["4"]
+    assert database.written() == ["1", "2", "3", "4"]
 
 
-def test_a_failed_write_is_counted_not_raised_and_its_rows_wait() -> None:
-    factory = _Factory(fail=True)
-    log = ScanLog(factory, batch=2, interval=60)
+def test_a_failed_write_is_counted_not_raised_and_its_rows_wait(database: _Database) -> None:
+    log = ScanLog(database, batch=2, interval=60)
+    database.is_down = True
     log.add(_record(1))
     log.add(_record(2))  # a full batch: the write fails, and must not raise into the verification
-    assert log.failed_writes == 1 and factory.written == []
-    factory.fail = False
+    assert log.failed_writes == 1 and database.written() == []
+    database.is_down = False
     log.add(_record(3))  # the next write takes the waiting rows first, in order
-    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1", "2", "3"]]
+    assert database.written() == ["1", "2", "3"]
 
 
-def test_a_factory_that_cannot_open_a_session_is_survived() -> None:
-    factory = _Factory()
+def test_a_factory_that_cannot_open_a_session_is_survived(database: _Database) -> None:
     down = True
 
-    def opening() -> Any:
+    def opening() -> Session:
         if down:
             raise RuntimeError("no database")
-        return factory()
+        return database()
 
     log = ScanLog(opening, batch=1, interval=60)
     log.add(_record(1))
-    assert log.failed_writes == 1 and factory.written == []
+    assert log.failed_writes == 1 and database.written() == []
     down = False
     log.flush()  # the database is back: the waiting row is written
-    assert [[row["detail"] for row in rows] for rows in factory.written] == [["1"]]
+    assert database.written() == ["1"]
 
 
 @pytest.mark.parametrize("address", [None, ""])

@@ -1,5 +1,5 @@
 """Engine plumbing: pooled connections are pinged only after sitting idle, and a dead one is
-replaced; the hot path's driver reads give the rows SQLAlchemy would."""
+replaced; the hot path's driver reads and inserts give and write what SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Date, bindparam, column, event, literal, select, table, text
+from sqlalchemy import Date, bindparam, column, event, func, insert, literal, select, table, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry.db import make_engine, ping_when_idle
-from registry.driver_read import DriverRead
+from registry.driver_sql import DriverInsert, DriverRead
+from registry.oversight_models import ScanEvent
 
 
 @pytest.fixture
@@ -149,3 +150,52 @@ def test_a_driver_read_is_one_statement_at_the_driver(places: Session) -> None:
     finally:
         driver.set_trace_callback(None)
     assert len(traced) == 1 and traced[0].startswith("SELECT")
+
+
+def test_a_driver_insert_writes_what_sqlalchemy_writes(session: Session, now: dt.datetime) -> None:
+    """The scan log's rows: a timestamp with its zone, JSON (null and an object), NULLs."""
+    table = ScanEvent.__table__
+    columns = ("scanned_at", "channel", "verdict", "detail", "declaration", "port", "client_hash")
+    rows = [
+        (now, "api", "VALID", "driver", None, "", None),
+        (now + dt.timedelta(seconds=1), "customs", "FORGED", "driver", {"hs_code": "6307", "n": 2},
+         "Shanghai", "ab"),
+    ]
+    DriverInsert(table, columns).insert(session, rows)  # type: ignore[arg-type]
+    core_rows = [dict(zip(columns, row, strict=True)) | {"detail": "core"} for row in rows]
+    session.execute(insert(table), core_rows)
+
+    def stored(detail: str) -> list[tuple[Any, ...]]:
+        # As text: exactly what each wrote, not what reading it back makes of it.
+        query = text(
+            "SELECT CAST(scanned_at AS VARCHAR(40)), channel, verdict, CAST(declaration AS VARCHAR(200)), "
+            "port, client_hash FROM scan_event WHERE detail = :detail ORDER BY scanned_at"
+        )
+        return [tuple(row) for row in session.execute(query, {"detail": detail})]
+
+    assert stored("driver") == stored("core") and len(stored("driver")) == 2
+    written = select(ScanEvent).where(ScanEvent.detail == "driver").order_by(ScanEvent.id)
+    events = session.scalars(written).all()
+    assert [e.declaration for e in events] == [None, {"hs_code": "6307", "n": 2}]
+    assert events[0].scanned_at.replace(tzinfo=dt.UTC) == now.astimezone(dt.UTC).replace(tzinfo=dt.UTC)
+    DriverInsert(table, columns).insert(session, [])  # type: ignore[arg-type]  # nothing to do
+
+
+def test_a_driver_insert_runs_through_sqlalchemy_for_statement_listeners(
+    session: Session, now: dt.datetime
+) -> None:
+    engine = session.get_bind()
+    seen: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        DriverInsert(ScanEvent.__table__, ("scanned_at", "channel", "verdict")).insert(  # type: ignore[arg-type]
+            session, [(now, "api", "VALID"), (now, "api", "FORGED")]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert [statement for statement in seen if "scan_event" in statement]  # seen as it runs
+    assert session.scalar(select(func.count()).select_from(ScanEvent)) == 2
