@@ -16,7 +16,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from app.signing import publish_checkpoints_on_commit
-from registry.db import make_engine, make_session_factory, ping_when_idle, reading_options
+from registry.db import (
+    LookupReader,
+    PinnedConnections,
+    Reader,
+    make_engine,
+    make_session_factory,
+    ping_when_idle,
+    reading_options,
+)
 from registry.errors import Conflict, StaleEdit
 
 
@@ -31,9 +39,21 @@ def init_app(app: Flask) -> None:
     if isinstance(bind, Engine):  # not the tests' factory bound to one connection
         # Sessions of reading views: on an engine whose connections come out reading (below).
         app.extensions["db_reading_engine"] = bind.execution_options(**reading_options(bind))
+        # The seal lookups' connections, one kept per thread (LookupReader).
+        app.extensions["db_pinned"] = PinnedConnections(bind)
     publish_checkpoints_on_commit(factory)
     app.after_request(_commit_or_rollback)
     app.teardown_request(_close)
+
+
+def dispose(app: Flask) -> None:
+    """Close every connection the app holds: its engine's pool and the pinned lookup connections."""
+    pinned: PinnedConnections | None = app.extensions.get("db_pinned")
+    if pinned is not None:
+        pinned.close()
+    bind = app.extensions["db_session_factory"].kw.get("bind")
+    if isinstance(bind, Engine):
+        bind.dispose()
 
 
 def new_session(app: Flask) -> Session:
@@ -78,6 +98,28 @@ def get_reading_session() -> Session:
     return session
 
 
+def get_lookup_reader() -> Reader:
+    """The reader for a view whose lookups read outside a transaction (a seal scan).
+
+    What :func:`get_reading_session` gives, without a Session or even a pooled Connection: on the
+    hot path their bookkeeping (a transaction object, a checkout with its events, a reset on the
+    way back) cost more than the lookup. The seal lookup runs on the thread's pinned connection
+    (``registry.db.LookupReader``); anything else opens a reading Connection, closed at teardown.
+    The request's Session when one was begun already, or when sessions are bound to one
+    connection (the tests' rolled-back transaction).
+    """
+    reader: LookupReader | None = g.get("db_lookup_reader")
+    if reader is not None:
+        return reader
+    from flask import current_app
+
+    pinned: PinnedConnections | None = current_app.extensions.get("db_pinned")
+    if "db_session" in g or pinned is None:
+        return get_session()
+    reader = g.db_lookup_reader = LookupReader(pinned, current_app.extensions["db_reading_engine"])
+    return reader
+
+
 def _commit_or_rollback(response: Response) -> Response:
     session: Session | None = g.get("db_session")
     if session is None:
@@ -105,7 +147,12 @@ def _error_response(error: Exception) -> Response:
 
 
 def _close(_exc: BaseException | None) -> Any:
-    session: Session | None = g.pop("db_session", None) if has_request_context() else None
+    if not has_request_context():
+        return
+    session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.rollback()
         session.close()
+    reader: LookupReader | None = g.pop("db_lookup_reader", None)
+    if reader is not None:
+        reader.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, g
 
-from app.database import get_session
+from app.database import get_lookup_reader
 from app.i18n import N_, current_language, gettext, localized
 from registry.reference import ReferenceItem, provinces, reference_snapshot
 
@@ -100,7 +100,7 @@ def _names(attribute: str) -> dict[str, str]:
     """Code -> name in the request's language, built once per request (lists look up hundreds)."""
     cache_key = f"names_{attribute}"
     if cache_key not in g:
-        items: tuple[ReferenceItem, ...] = getattr(reference_snapshot(get_session()), attribute)
+        items: tuple[ReferenceItem, ...] = getattr(reference_snapshot(get_lookup_reader()), attribute)
         zh = current_language() == "zh"
         setattr(g, cache_key, {
             item.code: (item.name_zh or item.name_en) if zh else (item.name_en or item.name_zh)

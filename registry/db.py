@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, create_engine
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # Stable constraint names so Alembic batch migrations on SQLite can find them.
@@ -49,6 +53,23 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 _NO_BEGIN = "registry_no_begin"
+
+
+# What a read-only lookup runs on: a request's Session, a bare Connection, or a LookupReader
+# (below) where even a Connection's bookkeeping would cost more than the statement.
+Reader: TypeAlias = "Session | Connection | LookupReader"
+
+
+def connection_of(reader: Reader) -> Connection:
+    """The Connection ``reader`` runs its statements on."""
+    return reader if isinstance(reader, Connection) else reader.connection()
+
+
+def engine_of(reader: Reader) -> Engine:
+    """The Engine behind ``reader`` (what per-database caches are keyed by)."""
+    if isinstance(reader, Session):
+        return reader.get_bind().engine
+    return reader.engine
 
 
 def reading_options(engine: Engine) -> dict[str, Any]:
@@ -110,3 +131,115 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
 
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+# Pinned connections a forked child inherited: never used there, and never closed either (closing
+# a PostgreSQL connection would end the parent's session on the shared socket).
+_INHERITED: list[Any] = []
+
+
+class PinnedConnections:
+    """One DBAPI connection per thread, kept open, reading statement by statement outside any
+    transaction: what every seal scan's lookup runs on.
+
+    A pooled Connection costs a checkout, its events and a reset on the way back per request,
+    more than the lookup itself on SQLite; a connection kept by the thread costs none of that,
+    and keeps its cursor (and on PostgreSQL its prepared statements). It comes from the engine
+    (so the engine's connect hooks ran on it: SQLite's pragmas) and is detached from the pool.
+    PostgreSQL: autocommit. SQLite: pysqlite's own transactions are off (``_sqlite_pragmas``), so
+    each SELECT reads what is committed when it runs.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[Any] = []  # by every thread, for close()
+
+    def cursor(self) -> Any:
+        """This thread's cursor on its pinned connection, opened on first use."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # a new thread, or a forked child
+            if getattr(local, "connection", None) is not None:
+                _INHERITED.append(local.connection)
+            local.connection = local.cursor = None
+            local.pid = os.getpid()
+        if local.cursor is None:
+            fairy = self.engine.raw_connection()
+            fairy.detach()  # ours for good: neither returned to the pool nor counted by it
+            connection = fairy.dbapi_connection
+            if self.engine.dialect.name == "postgresql":
+                connection.autocommit = True  # type: ignore[union-attr]
+            local.connection, local.cursor = connection, connection.cursor()  # type: ignore[union-attr]
+            with self._lock:
+                self._opened.append(connection)
+        return local.cursor
+
+    def discard(self) -> None:
+        """Close this thread's connection (after it was found dead); the next use opens another."""
+        local = self._local
+        connection, local.connection, local.cursor = getattr(local, "connection", None), None, None
+        if connection is not None:
+            with self._lock:
+                self._opened.remove(connection)
+            _close_quietly(connection)
+
+    def close(self) -> None:
+        """Close every thread's connection (when the app's engine is disposed of)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            _close_quietly(connection)
+        self._local = threading.local()
+
+    def fetch(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        """The rows of ``sql`` on this thread's connection. A connection found dead (a database
+        restart) is replaced and the statement run once more, since a read is safe to repeat;
+        a driver error is raised as SQLAlchemy raises it (a lost connection: 503 in the app)."""
+        dialect = self.engine.dialect
+        for attempt in (1, 2):
+            cursor = self.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                return list(cursor.fetchall())
+            except dialect.loaded_dbapi.Error as exc:
+                dead = dialect.is_disconnect(exc, self._local.connection, cursor)
+                if dead:  # as SQLAlchemy does: this connection, and the pool's others of its age
+                    self.discard()
+                    self.engine.dispose(close=False)
+                if dead and attempt == 1:
+                    continue
+                raise DBAPIError.instance(
+                    sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=dead,
+                    dialect=dialect,
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # a dead connection may fail to close: gone anyway
+        connection.close()
+
+
+class LookupReader:
+    """A request's reader for lookups: statements compiled for the driver (``DriverRead``) run on
+    the thread's pinned connection; anything else on a reading Connection opened on first use
+    (``reading_engine``: an engine with :func:`reading_options`). :meth:`close` it at the end."""
+
+    def __init__(self, pinned: PinnedConnections, reading_engine: Engine) -> None:
+        self.pinned = pinned
+        self.engine = pinned.engine
+        self._reading_engine = reading_engine
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        """A pooled Connection reading outside a transaction, for what is not run pinned."""
+        if self._connection is None:
+            self._connection = self._reading_engine.connect()
+        return self._connection
+
+    def close(self) -> None:
+        """Return the Connection, if one was opened, to the pool."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -5,8 +5,9 @@ about 85 µs of the lookup's 115 µs on SQLite, 150 µs on PostgreSQL; ``bench/v
 So :class:`DriverRead` (the seal's lookup) and :class:`DriverInsert` (the scan log's batch
 insert) compile their statement once per dialect, then hand the SQL text and the parameters
 straight to the DBAPI cursor of the session's connection, so they run in the session's
-transaction (or outside one, on a reading connection). Values are typed as SQLAlchemy types
-them, by the column types' own processors: SQLite's dates come back from text; JSON and
+transaction (or outside one, on a reading connection; a seal scan's ``LookupReader`` runs its
+lookup on the thread's pinned connection, ``registry.db.PinnedConnections``). Values are typed
+as SQLAlchemy types them, by the column types' own processors: SQLite's dates come back from text; JSON and
 timestamps go in as SQLAlchemy would write them.
 
 Listeners on cursor execution (statement counters in the tests, tracing) make them run through
@@ -24,14 +25,16 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sqlalchemy import Select, Table, bindparam, insert
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from registry.db import LookupReader, Reader, connection_of
 
 Processor = Callable[[Any], Any]
 
 
-def _listened(connection: Connection) -> bool:
+def _listened(connection: Connection | Engine) -> bool:
     dispatch = connection.dispatch
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
@@ -103,9 +106,13 @@ class DriverRead:
             self._plans[dialect.name] = plan  # same for every engine of the dialect
         return plan
 
-    def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows for ``values`` (every bound parameter of the statement by name), typed."""
-        connection = session.connection()
+    def rows(self, reader: Reader, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows for ``values`` (every bound parameter of the statement by name), typed, read
+        on ``reader``'s connection (a Session's, in its transaction, or a bare Connection)."""
+        if isinstance(reader, LookupReader) and not _listened(reader.engine):
+            plan = self._plan(reader.engine.dialect)
+            return [plan.row(raw) for raw in reader.pinned.fetch(plan.sql, plan.parameters(values))]
+        connection = connection_of(reader)
         if _listened(connection):
             return [tuple(row) for row in connection.execute(self.statement, dict(values))]
         plan = self._plan(connection.dialect)
@@ -126,11 +133,15 @@ class _InsertPlan:
     order: tuple[int, ...] | None  # positional paramstyles: the row's values in the SQL's order
     processors: tuple[Processor | None, ...]  # one per column, in the given order
 
-    def parameters(self, columns: Sequence[str], row: Sequence[Any]) -> Sequence[Any] | dict[str, Any]:
-        values = [
+    def values(self, row: Sequence[Any]) -> list[Any]:
+        """``row``'s values as the driver takes them (each through its column's bind processor)."""
+        return [
             value if process is None else process(value)
             for process, value in zip(self.processors, row, strict=True)
         ]
+
+    def parameters(self, columns: Sequence[str], row: Sequence[Any]) -> Sequence[Any] | dict[str, Any]:
+        values = self.values(row)
         if self.order is None:
             return dict(zip(columns, values, strict=True))
         return [values[index] for index in self.order]
@@ -147,7 +158,8 @@ class DriverInsert:
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self.table = table
         self.columns = tuple(columns)
-        self.statement = insert(table).values({name: bindparam(name) for name in self.columns})
+        # inline(): no RETURNING of the generated ids (on PostgreSQL each row would send one back).
+        self.statement = insert(table).values({name: bindparam(name) for name in self.columns}).inline()
         self._plans: dict[str, _InsertPlan] = {}
 
     def _plan(self, dialect: Dialect) -> _InsertPlan:
@@ -169,7 +181,8 @@ class DriverInsert:
         return plan
 
     def insert(self, session: Session, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows`` (each a value per column, in ``columns`` order) in one executemany."""
+        """Insert ``rows`` (each a value per column, in ``columns`` order): one executemany, or on
+        PostgreSQL one COPY."""
         if not rows:
             return
         connection = session.connection()
@@ -177,8 +190,20 @@ class DriverInsert:
             connection.execute(self.statement, [dict(zip(self.columns, row, strict=True)) for row in rows])
             return
         plan = self._plan(connection.dialect)
-        parameters = [plan.parameters(self.columns, row) for row in rows]
         cursor = connection.connection.cursor()
+        if connection.dialect.name == "postgresql":
+            # COPY: the rows stream in one command, a few µs each, where an executemany sends a
+            # statement per row (measured on the scan log: 67 µs a row; bench/verify_http_bench.py).
+            sql = f"COPY {self.table.name} ({', '.join(self.columns)}) FROM STDIN"
+            try:
+                with cursor.copy(sql) as copy:  # type: ignore[attr-defined]  # psycopg's cursor
+                    for row in rows:
+                        copy.write_row(plan.values(row))
+                cursor.close()
+            except connection.dialect.loaded_dbapi.Error as exc:
+                _raise_as_sqlalchemy(connection, exc, cursor, sql, [tuple(row) for row in rows[:10]])
+            return
+        parameters = [plan.parameters(self.columns, row) for row in rows]
         try:
             cursor.executemany(plan.sql, parameters)  # type: ignore[arg-type]  # all of one kind
             cursor.close()

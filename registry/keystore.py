@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from registry import audit
+from registry.db import Reader, connection_of, engine_of
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
 from registry.models import KeyRingStamp, SigningKeyRecord
 from verify import keys as vkeys
@@ -260,7 +261,7 @@ def _entry(row: tuple[Any, ...]) -> vkeys.KeyEntry:
     return entry
 
 
-def load_ring(session: Session, purpose: str = "seal") -> vkeys.KeyRing:
+def load_ring(session: Reader, purpose: str = "seal") -> vkeys.KeyRing:
     """The verify-only key ring of ``purpose``, from the table as it is now (one small query).
 
     Parsed entries are reused only while the rows are exactly the same, so any change (a
@@ -269,7 +270,7 @@ def load_ring(session: Session, purpose: str = "seal") -> vkeys.KeyRing:
     rows = tuple(
         (kid, bytes(der), state, created, retired, until, revoked)
         # Core on the connection: this runs on every verification.
-        for kid, der, state, created, retired, until, revoked in session.connection().execute(
+        for kid, der, state, created, retired, until, revoked in connection_of(session).execute(
             _RING_QUERY, {"purpose": purpose}
         )
     )
@@ -387,21 +388,21 @@ _STAMP_QUERY = select(KeyRingStamp.stamp).where(KeyRingStamp.id == 1)
 _stamped: dict[tuple[Any, str], tuple[str, tuple[vkeys.KeyEntry, ...]]] = {}
 
 
-def cached_ring(session: Session, purpose: str = "seal") -> tuple[str | None, vkeys.KeyRing]:
+def cached_ring(session: Reader, purpose: str = "seal") -> tuple[str | None, vkeys.KeyRing]:
     """The ring last read for this database by :func:`stamped_ring`, with the stamp it was read
     under, without a query; (None, an empty ring) before the first read. The caller must compare
     the stamp with :data:`KEY_RING_STAMP` read in its own statement before trusting the ring."""
-    found = _stamped.get((session.get_bind().engine, purpose))
+    found = _stamped.get((engine_of(session), purpose))
     if found is None:
         return None, vkeys.KeyRing([])
     return found[0], vkeys.KeyRing(found[1])
 
 
-def stamped_ring(session: Session, purpose: str = "seal") -> tuple[str, vkeys.KeyRing]:
+def stamped_ring(session: Reader, purpose: str = "seal") -> tuple[str, vkeys.KeyRing]:
     """The current stamp and the ring read after it (two small queries), remembered for
     :func:`cached_ring`. The stamp is read first: a change committed in between makes the ring
     newer than its stamp, never older, so the next caller sees a new stamp and reads again."""
-    stamp = session.connection().execute(_STAMP_QUERY).scalar_one()
+    stamp = connection_of(session).execute(_STAMP_QUERY).scalar_one()
     ring = load_ring(session, purpose)
-    _stamped[(session.get_bind().engine, purpose)] = (stamp, tuple(ring.entries()))
+    _stamped[(engine_of(session), purpose)] = (stamp, tuple(ring.entries()))
     return stamp, ring

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db import Reader, connection_of, engine_of
 from registry.models import Category, Jurisdiction
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -105,18 +106,33 @@ REFERENCE_TTL_SECONDS = 60.0
 _snapshots: dict[Any, tuple[float, ReferenceSnapshot]] = {}
 
 
-def reference_snapshot(session: Session, *, now: float | None = None) -> ReferenceSnapshot:
-    """Categories and jurisdictions in display order, cached for REFERENCE_TTL_SECONDS."""
+def reference_snapshot(session: Reader, *, now: float | None = None) -> ReferenceSnapshot:
+    """Categories and jurisdictions in display order, cached for REFERENCE_TTL_SECONDS.
+
+    ``session`` may be a bare Connection (the seal page names categories on every scan)."""
     clock = time.monotonic() if now is None else now
-    key = session.get_bind().engine  # by identity: rendering the URL per call costs more than the lookup
+    key = engine_of(session)  # by identity: rendering the URL per call costs more than the lookup
     cached = _snapshots.get(key)
     if cached is not None and clock - cached[0] < REFERENCE_TTL_SECONDS:
         return cached[1]
-    categories = session.scalars(select(Category).order_by(Category.sort_order, Category.code))
-    jurisdictions = session.scalars(select(Jurisdiction).order_by(Jurisdiction.sort_order, Jurisdiction.code))
+    connection = connection_of(session)
     snapshot = ReferenceSnapshot(
-        categories=tuple(ReferenceItem(c.code, c.name_zh, c.name_en) for c in categories),
-        jurisdictions=tuple(ReferenceItem(j.code, j.name_zh, j.name_en) for j in jurisdictions),
+        categories=tuple(
+            ReferenceItem(*row)
+            for row in connection.execute(
+                select(Category.code, Category.name_zh, Category.name_en).order_by(
+                    Category.sort_order, Category.code
+                )
+            )
+        ),
+        jurisdictions=tuple(
+            ReferenceItem(*row)
+            for row in connection.execute(
+                select(Jurisdiction.code, Jurisdiction.name_zh, Jurisdiction.name_en).order_by(
+                    Jurisdiction.sort_order, Jurisdiction.code
+                )
+            )
+        ),
     )
     _snapshots[key] = (clock, snapshot)
     return snapshot

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
 from registry.bodies import registry_today
+from registry.db import Reader
 from registry.driver_sql import DriverRead
 from registry.errors import InvalidInput
 from registry.models import (
@@ -282,7 +283,7 @@ def lines_from_segments(segments: Iterable[Segment]) -> Lines:
     return {scope: tuple(found) for scope, found in lines.items()}
 
 
-def _lookup_one(session: Session, claims: Claims) -> tuple[Certificates, Lines, str | None]:
+def _lookup_one(session: Reader, claims: Claims) -> tuple[Certificates, Lines, str | None]:
     """The certificate named by ``claims``, its body's lines and the key ring's stamp (None when
     no such certificate), in one query."""
     params = {
@@ -388,15 +389,17 @@ def _decide(
 
 
 def verify_scanned(
-    session: Session, scanned: str, *, now: dt.datetime, grace_days: int = DEFAULT_GRACE_DAYS
+    session: Reader, scanned: str, *, now: dt.datetime, grace_days: int = DEFAULT_GRACE_DAYS
 ) -> VerificationResult:
     """The verdict for a scanned or typed seal URL, or a bare token, against the registry now.
 
     Any input yields a verdict (FORGED for anything that is not a genuine seal), never an
-    exception. The cached key ring counts only under the stamp read in the same statement as the
-    certificate, so a key revoked and committed by another process is refused by the very next
-    verification. Input that no key ring could make genuine (unreadable, a bad signature, a
-    refused algorithm) is FORGED without a query: garbage costs the database nothing.
+    exception. ``session`` may be a bare Connection: the seal page and the API's single check
+    pass one, since a Session's bookkeeping would cost more than the lookup. The cached key
+    ring counts only under the stamp read in the same statement as the certificate, so a key
+    revoked and committed by another process is refused by the very next verification. Input
+    that no key ring could make genuine (unreadable, a bad signature, a refused algorithm) is
+    FORGED without a query: garbage costs the database nothing.
     """
     stamp, ring = keystore.cached_ring(session, "seal")
     scan = _check_signature(scanned, ring, now)

@@ -31,7 +31,7 @@ from app.certificates.schemas import (
     VerifyItemSchema,
 )
 from app.certificates.service import SigningUnavailable, grace_days, log_origin, seal_passphrase
-from app.database import get_reading_session, get_session, new_session
+from app.database import get_lookup_reader, get_reading_session, get_session, new_session
 from app.scanlog import log_verification
 from registry import translog
 from registry.bundle_export import build_trust_bundle, bundle_sequence
@@ -148,20 +148,22 @@ def verify_seals() -> Response:
     item: dict[str, Any] = (
         {"token": bare, "log_proof": False} if bare is not None else strict_load(_ITEM_SCHEMA, payload)
     )
-    session = get_reading_session()  # a verification only reads: no transaction round trips
+    # A verification only reads: no transaction round trips.
     scanned = _scanned_text(item)
     declaration: Declaration | None = item.get("declaration")
     if declaration is not None:
-        (checked,) = check_declarations(session, [(scanned, declaration)], now=now, grace_days=grace_days())
+        (checked,) = check_declarations(
+            get_reading_session(), [(scanned, declaration)], now=now, grace_days=grace_days()
+        )
         log_customs(checked, scanned)
         answer = _customs_answer(checked, today, checked_at)
-    else:
-        result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+    else:  # the commonest request: one lookup, on a bare connection
+        result = verify_scanned(get_lookup_reader(), scanned, now=now, grace_days=grace_days())
         log_verification(result, scanned, channel=ScanChannel.API)
         # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
         answer = verdict_view(result, today, checked_at)
     if item["log_proof"] and answer["log"] is not None:
-        answer["log"] = _log_proof(session, answer["log"]["index"], now)
+        answer["log"] = _log_proof(get_reading_session(), answer["log"]["index"], now)
     return _no_store(jsonify(answer))
 
 

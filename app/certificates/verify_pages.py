@@ -19,7 +19,7 @@ from app.access import public
 from app.certificates import verify_bp
 from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
-from app.database import get_reading_session, get_session
+from app.database import get_lookup_reader, get_session
 from app.i18n import TRANSLATORS, current_language
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
@@ -78,7 +78,8 @@ def _render_verdict(**context: Any) -> str:
 
 def _verdict_page(token: str) -> Response:
     now = clock.now()
-    session = get_reading_session()  # a verification only reads: no transaction round trips
+    # One lookup on a bare connection, outside a transaction: no round trips around it.
+    session = get_lookup_reader()
     # A trailing slash is what a browser or a person adds, never part of a token.
     scanned = token.rstrip("/")
     result = verify_scanned(session, scanned, now=now, grace_days=grace_days())

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app import create_app
+from app.database import dispose as dispose_app
 from registry import migrate
 from registry.bodies import AuthorizationInput, BodyInput, change_status, create_body, grant_authorization
 from registry.db import make_engine
@@ -133,4 +134,4 @@ def live_server(database_url: str, instance_dir: Path) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
-        app.extensions["db_session_factory"].kw["bind"].dispose()
+        dispose_app(app)

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.database import dispose as dispose_app
 from registry import keystore, migrate, translog
 from registry.certificates import change_certificate_status
 from registry.db import make_engine
@@ -41,7 +42,7 @@ def cli_app(database: Path, tmp_path: Path) -> Iterator[Flask]:
     })
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+    dispose_app(flask_app)
 
 
 def _session(flask_app: Flask) -> Session:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.database import dispose as dispose_app
 from registry import migrate
 from registry.db import make_engine
 from registry.models import Body, User
@@ -33,7 +34,7 @@ def demo_app(tmp_path: Path) -> Iterator[Flask]:
     )
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+    dispose_app(flask_app)
 
 
 def _open_session(flask_app: Flask) -> Session:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.database import dispose as dispose_app
 from registry import keystore, migrate, seals, translog, verification
 from registry.db import make_engine
 from registry.models import AuditEvent, SigningKeyRecord
@@ -39,7 +40,7 @@ def cli_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     })
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+    dispose_app(flask_app)
 
 
 def _session(flask_app: Flask) -> Session:

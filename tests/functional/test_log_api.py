@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 import config
 from app import create_app
 from app.access import PUBLIC, access_of
+from app.database import dispose as dispose_app
 from registry import audit, keystore, migrate, translog
 from registry.db import make_engine
 from registry.demo import load_demo
@@ -408,7 +409,7 @@ def cli_app(tmp_path: Path) -> Iterator[Flask]:
         "SCAN_LOG_BATCH": 1,  # rows written at once: none left for exit, when the database is gone
     })
     yield flask_app
-    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+    dispose_app(flask_app)
 
 
 def _run(flask_app: Flask, *args: str) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.database import dispose as dispose_app
 from registry import keystore, seals, translog
 from registry.certificates import change_certificate_status
 from registry.db import make_engine, make_session_factory
@@ -32,7 +33,7 @@ def real_app(committed_url: str, tmp_path: Path) -> Iterator[Flask]:
     })
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    flask_app.extensions["db_session_factory"].kw["bind"].dispose()
+    dispose_app(flask_app)
 
 
 def _other_session(committed_url: str) -> Session:
@@ -108,10 +109,21 @@ def test_what_another_session_commits_counts_at_the_next_request(
 def test_a_connection_lost_under_a_request_is_a_503_and_the_next_request_works(
     real_app: Flask, committed_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A restart of the database, as the app's connections see it: killed server-side a moment
+    after use (too recent to be pinged at checkout). A request on a pooled connection is a 503
+    and the next one works; a seal lookup, on its pinned connection, is simply run again on a
+    new one (a read is safe to repeat)."""
     if not committed_url.startswith("postgresql"):
         pytest.skip("a SQLite connection cannot be killed from outside")
     monkeypatch.setenv("SEAL_KEY_PASSPHRASE", PASSPHRASE.decode())
     other = _other_session(committed_url)
+
+    def restart_database() -> None:
+        other.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )  # fmt: skip
+
     try:
         world = make_world(other, NOW)
         token = seals.issue_seal(other, register(other, NOW, world, "CQC2026000002"), now=NOW,
@@ -119,17 +131,18 @@ def test_a_connection_lost_under_a_request_is_a_503_and_the_next_request_works(
         other.commit()
         client = real_app.test_client()
         assert client.post("/api/v1/verify", json={"token": token}).get_json()["verdict"] == "VALID"
-        # A restart of the database, as the app's pooled connections see it: killed server-side
-        # a moment after use (too recent to be pinged at checkout).
-        other.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        )  # fmt: skip
-        lost = client.post("/api/v1/verify", json={"token": token})
+        assert client.get("/api/v1/bodies").status_code == 200
+        restart_database()
+        lost = client.get("/api/v1/bodies")
         assert lost.status_code == 503, lost.get_data(as_text=True)
         assert lost.mimetype == "application/problem+json"
         assert lost.get_json()["code"] == "database_unavailable" and lost.headers["Retry-After"] == "1"
+        assert client.get("/api/v1/bodies").status_code == 200
+        pinned = real_app.extensions["db_pinned"].cursor().connection
+        restart_database()
         assert client.post("/api/v1/verify", json={"token": token}).get_json()["verdict"] == "VALID"
+        assert real_app.extensions["db_pinned"].cursor().connection is not pinned  # replaced
+        assert pinned.closed
         assert client.get(f"/V/{token}").status_code == 200
     finally:
         other.close()
