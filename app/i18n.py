@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, g, request
+from jinja2 import Environment
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from werkzeug.wrappers import Response
 
 import app.catalog as catalog_package
@@ -113,3 +117,43 @@ def init_app(app: Flask) -> None:
             response.headers["Content-Language"] = "zh-CN" if g.lang == "zh" else "en"
             response.vary.add("Accept-Language")
         return response
+
+
+class _FoldTranslations(Extension):
+    """Replace each call of ``_`` on one string literal and nothing else by the translation, when
+    a template is compiled: the text is then part of the compiled template (escaped once, at
+    compile time) and costs nothing per render. Calls with values to fill in stay calls."""
+
+    language = DEFAULT_LANGUAGE
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        translate = TRANSLATORS[self.language]
+        tokens = list(stream)
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            window = tokens[index : index + 4]
+            if (
+                len(window) == 4
+                and token.test("name:_")
+                and (index == 0 or not tokens[index - 1].test("dot"))  # not a method called _
+                and window[1].type == "lparen"
+                and window[2].type == "string"
+                and window[3].type == "rparen"
+            ):
+                yield Token(token.lineno, "string", translate(window[2].value))
+                index += 4
+                continue
+            yield token
+            index += 1
+
+
+def translated_environment(app: Flask, language: str) -> Environment:
+    """``app``'s Jinja environment with :class:`_FoldTranslations` for ``language`` (one overlay
+    per language, sharing globals, filters and loader; its compiled templates are its own)."""
+    key = f"jinja_env_{language}"
+    environment: Environment | None = app.extensions.get(key)
+    if environment is None:
+        fold = type(f"FoldTranslations_{language}", (_FoldTranslations,), {"language": language})
+        environment = app.extensions[key] = app.jinja_env.overlay(extensions=[fold])
+    return environment

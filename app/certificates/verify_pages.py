@@ -20,7 +20,7 @@ from app.certificates import verify_bp
 from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
-from app.i18n import TRANSLATORS, current_language
+from app.i18n import TRANSLATORS, current_language, translated_environment
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
@@ -65,13 +65,16 @@ def _render_verdict(**context: Any) -> str:
 
     Not ``render_template``: its context processors would load the signed-in user (the session
     cookie, the API token header) and more for a page that shows none of it, on every scan.
-    The template gets the request and the bound translator the processors would give it.
+    The template gets the request and the bound translator the processors would give it; its
+    fixed texts are translated when it is compiled (one compiled page per language).
     """
-    template = current_app.jinja_env.get_template("certificates/verify.html")
+    language = current_language()
+    environment = translated_environment(current_app, language)  # type: ignore[arg-type]
+    template = environment.get_template("certificates/verify.html")
     return template.render(
         context,
         request=request,
-        _=TRANSLATORS[current_language()],
+        _=TRANSLATORS[language],
         certificate_status_label=certificate_status_label,
     )
 

@@ -179,3 +179,31 @@ def test_every_public_page_is_fully_chinese_by_default(client, one_body) -> None
         visible = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", html, flags=re.S))
         leaked = [label for label in english_labels if re.search(rf"(?<![\w-]){label}(?![\w-])", visible)]
         assert leaked == [], f"{path} shows English labels {leaked} in Chinese"
+
+
+def test_templates_compiled_per_language_fold_only_plain_literal_calls(app) -> None:  # type: ignore[no-untyped-def]
+    from app.i18n import CATALOG, translated_environment
+
+    source = (
+        '{{ _("Certificate number") }}|{{ _("Latest change: entry #{index}", index=7) }}|'
+        '{{ obj._("Certificate number") }}|{% set word = _("Certificate") %}{{ word }}'
+    )
+
+    class Obj:
+        @staticmethod
+        def _(text: str) -> str:
+            return f"method:{text}"
+
+    for language in ("zh", "en"):
+        environment = translated_environment(app, language)
+        with app.test_request_context(f"/?lang={language}"):
+            rendered = environment.from_string(source).render(obj=Obj())
+        first, with_values, method, word = rendered.split("|")
+        if language == "zh":
+            assert first == CATALOG["Certificate number"] and word == CATALOG["Certificate"]
+            assert with_values == CATALOG["Latest change: entry #{index}"].format(index=7)
+        else:
+            assert (first, word) == ("Certificate number", "Certificate")
+            assert with_values == "Latest change: entry #7"
+        assert method == "method:Certificate number"  # a method named _ is left alone
+    assert translated_environment(app, "zh") is translated_environment(app, "zh")  # one per language

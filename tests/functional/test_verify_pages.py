@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from urllib.parse import quote
 
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -173,3 +174,42 @@ def test_the_verification_pages_are_rate_limited(app_config: dict[str, object], 
     api = limited.test_client()
     answers = [api.post("/api/v1/verify", json={"token": "x"}).status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rendered(
+    world: World, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seal page's fixed texts are translated when it is compiled (app.i18n); every page,
+    in either language and whatever the verdict, must read exactly as the template rendered
+    the ordinary way, string by string through ``_``."""
+    from flask import current_app, request
+
+    from app.certificates import verify_pages
+    from app.certificates.labels import certificate_status_label
+    from app.i18n import CATALOG, TRANSLATORS, current_language, translated_environment
+
+    pairs: list[tuple[str, str]] = []
+    folded_render = verify_pages._render_verdict
+
+    def both(**context: object) -> str:
+        folded = folded_render(**context)
+        plain = current_app.jinja_env.get_template("certificates/verify.html").render(
+            context, request=request, _=TRANSLATORS[current_language()],
+            certificate_status_label=certificate_status_label,
+        )  # fmt: skip
+        pairs.append((folded, plain))
+        return folded
+
+    monkeypatch.setattr(verify_pages, "_render_verdict", both)
+    for path in (f"/V/{world.seal.token}", "/V/NOT-A-SEAL"):
+        for lang in ("zh", "en"):
+            assert page(world, path, lang)[0] == 200
+    assert len(pairs) == 4 and all(folded == plain for folded, plain in pairs)
+    for language in ("zh", "en"):  # the pages came from the per-language compiled templates
+        cached = translated_environment(app, language).cache
+        assert cached is not None and any(key[1] == "certificates/verify.html" for key in cached)
+    # And the translation really is in the compiled page, not looked up per render.
+    environment = translated_environment(app, "zh")
+    source = environment.loader.get_source(environment, "certificates/verify.html")[0]  # type: ignore[union-attr]
+    compiled = environment.compile(source, raw=True)
+    assert CATALOG["Certificate number"] in compiled and '"Certificate number"' not in compiled
