@@ -20,7 +20,10 @@ For each backend the script
    workers close them), or runs ``wrk`` for a fixed time with --client wrk;
 4. prints per row the medians over the rounds of requests/s, p50 and p99, and the median of each
    round's ratio of the row's requests/s to the trivial endpoint's in that round (targets: 0.6 on
-   SQLite, 0.5 on PostgreSQL). Requests counts are totals over the rounds.
+   SQLite, 0.5 on PostgreSQL). Requests counts are totals over the rounds. Then, per row, the CPU
+   milliseconds one request cost (from /proc): gunicorn's processes, the database server's, the
+   whole machine's (the rest is the client and the kernel), and the machine's as a multiple of
+   the trivial endpoint's: with both cores busy, the requests/s ratio is about its inverse.
 
 The client shares the machine with the server: on a two-core machine it takes CPU the workers
 would otherwise use, for the trivial endpoint and the verification rows alike.
@@ -44,9 +47,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +157,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(url: str, workers: int, passphrase: bytes) -> Iterator[int]:
+def gunicorn(url: str, workers: int, passphrase: bytes) -> Iterator[tuple[int, int]]:
+    """A gunicorn serving the app on a free port: yields (port, master pid)."""
     port = free_port()
     instance = Path(tempfile.mkdtemp(prefix="verify-http-instance-", dir="/tmp"))
     env = os.environ | {
@@ -187,7 +191,7 @@ def gunicorn(url: str, workers: int, passphrase: bytes) -> Iterator[int]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -264,6 +268,61 @@ class Measure:
     p99_ms: float
     n: int
     errors: int
+    # CPU milliseconds per request: gunicorn (master and workers), the database server, the whole
+    # machine (the rest is the client and the kernel's share of both ends).
+    cpu_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
+def _database_pids() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "postgres":
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _machine_busy_seconds() -> float:
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # all but idle, iowait
+
+
+def cpu_snapshot(server_pid: int) -> tuple[float, float, float]:
+    """CPU seconds used so far by the server's processes, the database's, and the machine."""
+    server = sum(_cpu_seconds(pid) for pid in [server_pid, *_children(server_pid)])
+    return server, sum(_cpu_seconds(pid) for pid in _database_pids()), _machine_busy_seconds()
+
+
+def with_cpu(measure: Callable[[], Measure], server_pid: int) -> Measure:
+    """``measure()`` with the CPU it cost per request (Linux /proc; 10 ms ticks, so use rows of
+    a second or more)."""
+    before = cpu_snapshot(server_pid)
+    measured = measure()
+    after = cpu_snapshot(server_pid)
+    per_request = tuple((b - a) * 1000 / max(1, measured.n) for a, b in zip(before, after, strict=True))
+    return replace(measured, cpu_ms=per_request)  # type: ignore[arg-type]
 
 
 def measure_python(
@@ -354,7 +413,9 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
         )
     )
     rounds: list[dict[str, Measure]] = []
-    with gunicorn(url, args.workers, passphrase) as port, multiprocessing.Pool(args.clients) as pool:
+    with gunicorn(url, args.workers, passphrase) as (port, server_pid), multiprocessing.Pool(
+        args.clients
+    ) as pool:
         status, body = get(port, f"/V/{tokens[0]}")
         assert status == 200 and b'data-verdict="VALID"' in body, body[:300]
         answer = json.loads(get(port, "/api/v1/verify", json.dumps({"token": tokens[0]}).encode())[1])
@@ -366,13 +427,14 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
             measured = {}
             for row in bench_rows:
                 if args.client == "wrk":
-                    measured[row.name] = measure_wrk(
+                    run = lambda row=row: measure_wrk(  # noqa: E731
                         port, row, args.seconds, args.clients * args.threads, tokens
                     )
                 else:
-                    measured[row.name] = measure_python(
+                    run = lambda row=row: measure_python(  # noqa: E731
                         pool, port, row, args.requests, args.clients, args.threads
                     )
+                measured[row.name] = with_cpu(run, server_pid)
             rounds.append(measured)
     report(backend, bench_rows, rounds)
 
@@ -397,6 +459,16 @@ def report(backend: str, bench_rows: list[Row], rounds: list[dict[str, Measure]]
         )
     spread = [round(r[bench_rows[1].name].rps / r[baseline].rps, 2) for r in rounds]
     print(f"page ratio per round: {spread}")
+    # Where the machine's CPU goes per request (medians over the rounds): the ratio above is
+    # about the inverse of the machine column's ratio, since the run keeps both cores busy.
+    print(f"\nCPU ms per request: {'row':32} {'gunicorn':>9} {'database':>9} {'machine':>8}  x ping")
+    for row in bench_rows:
+        runs = [r[row.name] for r in rounds]
+        server, database, machine = (statistics.median(m.cpu_ms[i] for m in runs) for i in range(3))
+        times = statistics.median(
+            r[row.name].cpu_ms[2] / r[baseline].cpu_ms[2] for r in rounds if r[baseline].cpu_ms[2]
+        ) if any(r[baseline].cpu_ms[2] for r in rounds) else float("nan")
+        print(f"{'':20}{row.name:32} {server:>9.3f} {database:>9.3f} {machine:>8.3f}  {times:5.2f}")
 
 
 def main() -> None:
