@@ -119,6 +119,19 @@ def party_record(party: PartyFields) -> dict[str, Any]:
     }
 
 
+# What follows a certificate's number in the URLs of its QR code, label and print page.
+URL_SUFFIXES = frozenset({"qr.png", "qr.svg", "label.png", "print"})
+
+
+def number_fits_a_url(number: str) -> bool:
+    """Whether ``number`` can stand in a certificate's URLs: a "/" inside is fine (numbers such as
+    ``GB20/12345``, routed as a path), but not at either end nor doubled, which a URL would lose,
+    nor before a last part that names the QR code, label or print page of another number."""
+    if number.startswith("/") or number.endswith("/") or "//" in number:
+        return False
+    return "/" not in number or number.rsplit("/", 1)[1] not in URL_SUFFIXES
+
+
 def status_on(certificate: Certificate, day: dt.date) -> str:
     """valid / suspended / withdrawn as stored, or expired once ``day`` is past the expiry date."""
     if certificate.status == CertificateStatus.WITHDRAWN.value:
@@ -218,6 +231,12 @@ class _Batch:
         number = data.number.strip()
         if not number or len(number) > 64:
             problems.add("number", "the certificate number is required (at most 64 characters)")
+        elif not number_fits_a_url(number):
+            problems.add(
+                "number",
+                "a certificate number cannot begin or end with '/', hold '//', or end in "
+                "'/qr.png', '/qr.svg', '/label.png' or '/print' (its web addresses would be ambiguous)",
+            )
         if not data.product_name.strip():
             problems.add("product_name", "the product name is required")
         if not data.scheme.strip():

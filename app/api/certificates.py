@@ -131,7 +131,7 @@ def _certificate(body: str, number: str) -> Certificate:
     return get_certificate(get_session(), body, number)
 
 
-@bp.get("/certificates/<body>/<number>")
+@bp.get("/certificates/<body>/<path:number>")
 @public
 def get_certificate_detail(body: str, number: str) -> Response:
     """One certificate (e.g. a number typed by hand) with its status today, seal and history."""
@@ -157,7 +157,7 @@ def _image(data: bytes, mimetype: str, seal: Seal) -> Response:
     return response
 
 
-@bp.get("/certificates/<body>/<number>/qr.png")
+@bp.get("/certificates/<body>/<path:number>/qr.png")
 @public
 def certificate_qr_png(body: str, number: str) -> Response:
     """The QR code of the certificate's current seal, as PNG (ECC level M)."""
@@ -165,7 +165,7 @@ def certificate_qr_png(body: str, number: str) -> Response:
     return _image(qr_cache.qr_png(seal_url_for(seal)), "image/png", seal)
 
 
-@bp.get("/certificates/<body>/<number>/qr.svg")
+@bp.get("/certificates/<body>/<path:number>/qr.svg")
 @public
 def certificate_qr_svg(body: str, number: str) -> Response:
     """The QR code of the certificate's current seal, as SVG."""
@@ -173,7 +173,7 @@ def certificate_qr_svg(body: str, number: str) -> Response:
     return _image(qr_cache.qr_svg(seal_url_for(seal)), "image/svg+xml", seal)
 
 
-@bp.get("/certificates/<body>/<number>/label.png")
+@bp.get("/certificates/<body>/<path:number>/label.png")
 @public
 def certificate_label_png(body: str, number: str) -> Response:
     """A printable label: the QR code with the certificate number under it, for manual entry."""
@@ -201,7 +201,7 @@ def _change_status(body: str, number: str, new_status: str) -> Response:
     return jsonify(CertificateDetailSchema().dump(view))
 
 
-@bp.post("/certificates/<body>/<number>/suspend")
+@bp.post("/certificates/<body>/<path:number>/suspend")
 @public
 @json_write
 def suspend_certificate(body: str, number: str) -> Response:
@@ -209,7 +209,7 @@ def suspend_certificate(body: str, number: str) -> Response:
     return _change_status(body, number, "suspended")
 
 
-@bp.post("/certificates/<body>/<number>/withdraw")
+@bp.post("/certificates/<body>/<path:number>/withdraw")
 @public
 @json_write
 def withdraw_certificate(body: str, number: str) -> Response:
@@ -217,7 +217,7 @@ def withdraw_certificate(body: str, number: str) -> Response:
     return _change_status(body, number, "withdrawn")
 
 
-@bp.post("/certificates/<body>/<number>/restore")
+@bp.post("/certificates/<body>/<path:number>/restore")
 @public
 @json_write
 def restore_certificate(body: str, number: str) -> Response:

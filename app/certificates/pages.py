@@ -115,7 +115,7 @@ def render_certificate(certificate: Certificate, state: FormState | None = None)
     ), state.status
 
 
-@bp.get("/<body>/<number>")
+@bp.get("/<body>/<path:number>")
 @roles(*MANAGERS)
 def detail(body: str, number: str) -> ResponseReturnValue:
     """One certificate: details, current seal and QR code, status history and status change."""
@@ -128,7 +128,7 @@ class StatusFormSchema(FormSchema):
     version = fields.Integer(required=True)
 
 
-@bp.post("/<body>/<number>/status")
+@bp.post("/<body>/<path:number>/status")
 @roles(*MANAGERS)
 def change_status(body: str, number: str) -> ResponseReturnValue:
     """Suspend, withdraw or restore the certificate, with a reason (audited)."""
@@ -160,7 +160,7 @@ def change_status(body: str, number: str) -> ResponseReturnValue:
     return redirect(url_for("certificates.detail", body=changed.body.code, number=changed.number))
 
 
-@bp.get("/<body>/<number>/print")
+@bp.get("/<body>/<path:number>/print")
 @roles(*MANAGERS)
 def print_label(body: str, number: str) -> ResponseReturnValue:
     """A page to print the seal label: the QR code with the certificate number under it."""

@@ -322,3 +322,44 @@ def test_answers_conform_to_the_openapi_document(world: World) -> None:
     conforms(document, "Problem", register(world, {"nonsense": 1}).get_json())
     with pytest.raises(Exception, match="verdict"):
         conforms(document, "Verdict", {"reason": verdict["reason"]})
+
+
+def test_a_number_with_slashes_has_working_addresses(world: World) -> None:
+    """Numbers such as ``GB20/12345`` (some foreign bodies' style) route as a path: the detail,
+    its QR code, label and print page, status changes, and the operator's own pages."""
+    import io
+
+    number = "GB20/12345"
+    response = register(world, certificate_json(number))
+    assert response.status_code == 201, response.get_json()
+    assert response.headers["Location"].endswith(f"/api/v1/certificates/CB-A/{number}")
+    url = f"{CERTS}/CB-A/{number}"
+    detail = world.call("anonymous", "GET", url)
+    assert detail.status_code == 200 and detail.get_json()["number"] == number
+    assert detail.get_json()["url"].endswith(url)
+    token = detail.get_json()["seal"]["token"]
+    png = world.call("anonymous", "GET", url + "/qr.png")
+    assert [d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))] == [
+        f"HTTPS://{HOST}/V/{token}"
+    ]
+    assert world.call("anonymous", "GET", url + "/qr.svg").mimetype == "image/svg+xml"
+    assert world.call("anonymous", "GET", url + "/label.png").mimetype == "image/png"
+    verdict = world.call("anonymous", "POST", "/api/v1/verify", json={"token": token}).get_json()
+    assert verdict["verdict"] == "VALID" and verdict["certificate"]["url"].endswith(url)
+    done = world.call("token_a", "POST", url + "/suspend", json={"reason": "audit"})
+    assert done.status_code == 200 and done.get_json()["status"] == "suspended"
+    page = world.call("op_a", "GET", f"/certificates/CB-A/{number}")
+    assert page.status_code == 200 and number in page.get_data(as_text=True)
+    assert world.call("op_a", "GET", f"/certificates/CB-A/{number}/print").status_code == 200
+    assert world.call("anonymous", "GET", f"{CERTS}/CB-A/GB20").status_code == 404  # not a prefix match
+
+
+@pytest.mark.parametrize("number", ["/GB20-1", "GB20-1/", "GB20//1", "GB20/qr.png", "GB20/print"])
+def test_numbers_whose_addresses_would_be_ambiguous_are_refused(
+    world: World, session: Session, number: str
+) -> None:
+    before = certificate_count(session)
+    response = register(world, certificate_json(number))
+    assert response.status_code == 422, response.get_json()
+    assert "number" in str(response.get_json()) and "'/'" in str(response.get_json())
+    assert certificate_count(session) == before
