@@ -122,7 +122,8 @@ def init_app(app: Flask) -> None:
 class _FoldTranslations(Extension):
     """Replace each call of ``_`` on one string literal and nothing else by the translation, when
     a template is compiled: the text is then part of the compiled template (escaped once, at
-    compile time) and costs nothing per render. Calls with values to fill in stay calls."""
+    compile time) and costs nothing per render. Calls with values to fill in stay calls. A
+    template compiled this way must not bind another value to the name ``_``."""
 
     language = DEFAULT_LANGUAGE
 
@@ -136,7 +137,8 @@ class _FoldTranslations(Extension):
             if (
                 len(window) == 4
                 and token.test("name:_")
-                and (index == 0 or not tokens[index - 1].test("dot"))  # not a method called _
+                # not a method called _, nor a filter or test of that name
+                and (index == 0 or not tokens[index - 1].test_any("dot", "pipe", "name:is"))
                 and window[1].type == "lparen"
                 and window[2].type == "string"
                 and window[3].type == "rparen"

@@ -125,11 +125,16 @@ URL_SUFFIXES = frozenset({"qr.png", "qr.svg", "label.png", "print"})
 
 def number_fits_a_url(number: str) -> bool:
     """Whether ``number`` can stand in a certificate's URLs: a "/" inside is fine (numbers such as
-    ``GB20/12345``, routed as a path), but not at either end nor doubled, which a URL would lose,
-    nor before a last part that names the QR code, label or print page of another number."""
-    if number.startswith("/") or number.endswith("/") or "//" in number:
+    ``GB20/12345``, routed as a path), but not at either end nor doubled, nor around a "." or
+    ".." part, which a URL would lose or resolve away, nor before a last part that names the QR
+    code, label or print page of another number."""
+    if "/" not in number:
+        return True
+    parts = number.split("/")
+    # An empty part is a "/" at an end or doubled; "." and ".." are resolved away by clients.
+    if any(part in ("", ".", "..") for part in parts):
         return False
-    return "/" not in number or number.rsplit("/", 1)[1] not in URL_SUFFIXES
+    return parts[-1] not in URL_SUFFIXES
 
 
 def status_on(certificate: Certificate, day: dt.date) -> str:
@@ -234,8 +239,8 @@ class _Batch:
         elif not number_fits_a_url(number):
             problems.add(
                 "number",
-                "a certificate number cannot begin or end with '/', hold '//', or end in "
-                "'/qr.png', '/qr.svg', '/label.png' or '/print' (its web addresses would be ambiguous)",
+                "a certificate number cannot begin or end with '/', hold '//', '/./' or '/../', or end "
+                "in '/qr.png', '/qr.svg', '/label.png' or '/print' (its web addresses would be ambiguous)",
             )
         if not data.product_name.strip():
             problems.add("product_name", "the product name is required")

@@ -154,59 +154,96 @@ class PinnedConnections:
         self.engine = engine
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[Any] = []  # by every thread, for close()
+        # Every thread's connection, by thread ident: (pid that opened it, connection).
+        self._opened: dict[int, tuple[int, Any]] = {}
 
     def cursor(self) -> Any:
         """This thread's cursor on its pinned connection, opened on first use."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # a new thread, or a forked child
-            if getattr(local, "connection", None) is not None:
-                _INHERITED.append(local.connection)
             local.connection = local.cursor = None
             local.pid = os.getpid()
         if local.cursor is None:
-            fairy = self.engine.raw_connection()
-            fairy.detach()  # ours for good: neither returned to the pool nor counted by it
-            connection = fairy.dbapi_connection
-            if self.engine.dialect.name == "postgresql":
-                connection.autocommit = True  # type: ignore[union-attr]
-            local.connection, local.cursor = connection, connection.cursor()  # type: ignore[union-attr]
+            self._forget_gone_threads()
+            local.connection, local.cursor = self._open()
             with self._lock:
-                self._opened.append(connection)
+                self._opened[threading.get_ident()] = (local.pid, local.connection)
         return local.cursor
 
+    def _open(self) -> tuple[Any, Any]:
+        fairy = self.engine.raw_connection()
+        fairy.detach()  # ours for good: neither returned to the pool nor counted by it
+        connection = fairy.dbapi_connection
+        try:
+            if self.engine.dialect.name == "postgresql":
+                connection.autocommit = True  # type: ignore[union-attr]
+            return connection, connection.cursor()  # type: ignore[union-attr]
+        except BaseException:
+            _close_quietly(connection)
+            raise
+
+    def _forget_gone_threads(self) -> None:
+        """Close the connections of threads that ended (a server may run a thread per request),
+        and set aside, unclosed, those a forked child inherited: closing a PostgreSQL connection
+        there would end the parent's session on the shared socket."""
+        pid, alive = os.getpid(), {thread.ident for thread in threading.enumerate()}
+        alive.discard(threading.get_ident())  # an entry under this thread's ident is stale
+        with self._lock:
+            gone = {
+                ident: entry for ident, entry in self._opened.items() if ident not in alive or entry[0] != pid
+            }
+            for ident in gone:
+                del self._opened[ident]
+        for opened_by, connection in gone.values():
+            if opened_by == pid:
+                _close_quietly(connection)
+            else:
+                _INHERITED.append(connection)
+
     def discard(self) -> None:
-        """Close this thread's connection (after it was found dead); the next use opens another."""
+        """Close this thread's connection; the next use opens another."""
         local = self._local
         connection, local.connection, local.cursor = getattr(local, "connection", None), None, None
         if connection is not None:
             with self._lock:
-                self._opened.remove(connection)
+                self._opened.pop(threading.get_ident(), None)
             _close_quietly(connection)
 
     def close(self) -> None:
-        """Close every thread's connection (when the app's engine is disposed of)."""
+        """Close every thread's connection opened by this process (when the app's engine is
+        disposed of); the next use opens another."""
+        pid = os.getpid()
         with self._lock:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            _close_quietly(connection)
+            opened, self._opened = self._opened, {}
+        for opened_by, connection in opened.values():
+            if opened_by == pid:
+                _close_quietly(connection)
+            else:
+                _INHERITED.append(connection)
         self._local = threading.local()
 
     def fetch(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
-        """The rows of ``sql`` on this thread's connection. A connection found dead (a database
-        restart) is replaced and the statement run once more, since a read is safe to repeat;
-        a driver error is raised as SQLAlchemy raises it (a lost connection: 503 in the app)."""
+        """The rows of ``sql`` on this thread's connection.
+
+        After any driver error the connection is closed (a failed statement may leave state
+        behind, such as a prepared plan that no longer fits). A connection found dead, or that
+        cannot be opened (a database restart), is replaced and the statement run once more,
+        since a read is safe to repeat; the engine's pool is renewed too, its connections being
+        as old. The error is raised as SQLAlchemy raises it (a lost database: 503 in the app).
+        """
         dialect = self.engine.dialect
         for attempt in (1, 2):
-            cursor = self.cursor()
             try:
+                cursor = self.cursor()
                 cursor.execute(sql, parameters)
                 return list(cursor.fetchall())
             except dialect.loaded_dbapi.Error as exc:
-                dead = dialect.is_disconnect(exc, self._local.connection, cursor)
-                if dead:  # as SQLAlchemy does: this connection, and the pool's others of its age
-                    self.discard()
-                    self.engine.dispose(close=False)
+                connection = getattr(self._local, "connection", None)
+                cursor = getattr(self._local, "cursor", None)
+                dead = connection is None or dialect.is_disconnect(exc, connection, cursor)
+                self.discard()
+                if dead:
+                    self.engine.dispose()
                 if dead and attempt == 1:
                     continue
                 raise DBAPIError.instance(

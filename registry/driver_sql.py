@@ -86,10 +86,10 @@ class DriverRead:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self._plans: dict[str, _ReadPlan] = {}
+        self._plans: dict[tuple[str, str], _ReadPlan] = {}
 
     def _plan(self, dialect: Dialect) -> _ReadPlan:
-        plan = self._plans.get(dialect.name)
+        plan = self._plans.get((dialect.name, dialect.driver))
         if plan is None:
             compiled = self.statement.compile(dialect=dialect)
             processors = []
@@ -103,7 +103,7 @@ class DriverRead:
                 constants=dict(compiled.params),  # the literals; the named ones come per call
                 processors=tuple(processors),
             )
-            self._plans[dialect.name] = plan  # same for every engine of the dialect
+            self._plans[(dialect.name, dialect.driver)] = plan  # the same for every engine of it
         return plan
 
     def rows(self, reader: Reader, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -160,10 +160,10 @@ class DriverInsert:
         self.columns = tuple(columns)
         # inline(): no RETURNING of the generated ids (on PostgreSQL each row would send one back).
         self.statement = insert(table).values({name: bindparam(name) for name in self.columns}).inline()
-        self._plans: dict[str, _InsertPlan] = {}
+        self._plans: dict[tuple[str, str], _InsertPlan] = {}
 
     def _plan(self, dialect: Dialect) -> _InsertPlan:
-        plan = self._plans.get(dialect.name)
+        plan = self._plans.get((dialect.name, dialect.driver))
         if plan is None:
             compiled = self.statement.compile(dialect=dialect)
             order = None
@@ -177,7 +177,7 @@ class DriverInsert:
                     for name in self.columns
                 ),
             )
-            self._plans[dialect.name] = plan
+            self._plans[(dialect.name, dialect.driver)] = plan
         return plan
 
     def insert(self, session: Session, rows: Sequence[Sequence[Any]]) -> None:

@@ -351,10 +351,11 @@ def test_a_number_with_slashes_has_working_addresses(world: World) -> None:
     page = world.call("op_a", "GET", f"/certificates/CB-A/{number}")
     assert page.status_code == 200 and number in page.get_data(as_text=True)
     assert world.call("op_a", "GET", f"/certificates/CB-A/{number}/print").status_code == 200
-    assert world.call("anonymous", "GET", f"{CERTS}/CB-A/GB20").status_code == 404  # not a prefix match
 
 
-@pytest.mark.parametrize("number", ["/GB20-1", "GB20-1/", "GB20//1", "GB20/qr.png", "GB20/print"])
+@pytest.mark.parametrize(
+    "number", ["/GB20-1", "GB20-1/", "GB20//1", "GB20/./1", "GB20/../1", "GB20/qr.png", "GB20/print"]
+)
 def test_numbers_whose_addresses_would_be_ambiguous_are_refused(
     world: World, session: Session, number: str
 ) -> None:

@@ -186,7 +186,8 @@ def test_templates_compiled_per_language_fold_only_plain_literal_calls(app) -> N
 
     source = (
         '{{ _("Certificate number") }}|{{ _("Latest change: entry #{index}", index=7) }}|'
-        '{{ obj._("Certificate number") }}|{% set word = _("Certificate") %}{{ word }}'
+        '{{ obj._("Certificate number") }}|{% set word = _("Certificate") %}{{ word }}|'
+        '{{ "x"|_("Certificate") }}'
     )
 
     class Obj:
@@ -196,9 +197,12 @@ def test_templates_compiled_per_language_fold_only_plain_literal_calls(app) -> N
 
     for language in ("zh", "en"):
         environment = translated_environment(app, language)
+        environment.filters["_"] = lambda value, text: f"filter:{value}:{text}"
         with app.test_request_context(f"/?lang={language}"):
             rendered = environment.from_string(source).render(obj=Obj())
-        first, with_values, method, word = rendered.split("|")
+        del environment.filters["_"]
+        first, with_values, method, word, as_filter = rendered.split("|")
+        assert as_filter == "filter:x:Certificate"  # a filter named _ is left alone
         if language == "zh":
             assert first == CATALOG["Certificate number"] and word == CATALOG["Certificate"]
             assert with_values == CATALOG["Latest change: entry #{index}"].format(index=7)

@@ -65,6 +65,24 @@ def test_each_thread_keeps_its_own_connection(pinned_engine: tuple[Engine, Pinne
     assert _count(pinned) == 0  # and a new one is opened on the next use
 
 
+def test_the_connection_of_a_thread_that_ended_is_closed(
+    pinned_engine: tuple[Engine, PinnedConnections],
+) -> None:
+    """A server may run a thread per request: a finished thread's connection must not stay open."""
+    _, pinned = pinned_engine
+    theirs: list[Any] = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: theirs.append(pinned.cursor().connection))
+        thread.start()
+        thread.join()
+    assert len({id(connection) for connection in theirs}) == 3
+    pinned.cursor()  # this thread's first use closes what the ended threads left
+    for connection in theirs:
+        with pytest.raises(Exception):  # noqa: B017  # sqlite3 and psycopg say it differently
+            connection.cursor().execute("SELECT 1")
+    assert len(pinned._opened) == 1
+
+
 def test_a_forked_child_never_uses_nor_closes_the_parents_connection(
     pinned_engine: tuple[Engine, PinnedConnections], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,7 +92,11 @@ def test_a_forked_child_never_uses_nor_closes_the_parents_connection(
     childs = pinned.cursor().connection
     assert childs is not parents
     assert parents in db._INHERITED  # kept referenced: garbage collection would close it
+    pinned.close()  # the child's own only
     monkeypatch.undo()
+    parents.cursor().execute("SELECT 1")  # the parent's session is untouched
+    with pytest.raises(Exception):  # noqa: B017
+        childs.cursor().execute("SELECT 1")
     db._INHERITED.remove(parents)
     parents.close()
 
@@ -102,8 +124,27 @@ def test_a_driver_error_on_a_pinned_connection_is_raised_as_sqlalchemy_raises_it
     with pytest.raises(DBAPIError) as excinfo:
         pinned.fetch("SELECT * FROM no_such_table", ())
     assert "no_such_table" in str(excinfo.value) and not excinfo.value.connection_invalidated
-    assert pinned.cursor().connection is kept  # a bad statement does not cost the connection
+    # Closed all the same: a failed statement may leave state behind (a prepared plan, say).
+    assert pinned.cursor().connection is not kept
     assert _count(pinned) == 0
+
+
+def test_a_database_that_cannot_be_reached_is_a_lost_connection(committed_url: str) -> None:
+    """What the app answers 503 to: SQLAlchemy's error, marked as a lost connection, not the
+    driver's own exception from opening the connection."""
+    from sqlalchemy.exc import DBAPIError
+
+    if committed_url.startswith("sqlite"):
+        unreachable = "sqlite:////nonexistent-folder/registry.sqlite3"
+    else:
+        unreachable = "postgresql+psycopg://root@127.0.0.1:1/test"
+    engine = make_engine(unreachable)
+    try:
+        with pytest.raises(DBAPIError) as excinfo:
+            PinnedConnections(engine).fetch("SELECT 1", ())
+        assert excinfo.value.connection_invalidated
+    finally:
+        engine.dispose()
 
 
 def test_a_pinned_connection_found_dead_is_replaced_and_the_read_runs_again(
