@@ -6,12 +6,12 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, Engine, create_engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import Connection, Dialect, Engine, create_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -194,11 +194,7 @@ class PinnedConnections:
             }
             for ident in gone:
                 del self._opened[ident]
-        for opened_by, connection in gone.values():
-            if opened_by == pid:
-                _close_quietly(connection)
-            else:
-                _INHERITED.append(connection)
+        _let_go(gone.values())
 
     def discard(self) -> None:
         """Close this thread's connection; the next use opens another."""
@@ -212,14 +208,9 @@ class PinnedConnections:
     def close(self) -> None:
         """Close every thread's connection opened by this process (when the app's engine is
         disposed of); the next use opens another."""
-        pid = os.getpid()
         with self._lock:
             opened, self._opened = self._opened, {}
-        for opened_by, connection in opened.values():
-            if opened_by == pid:
-                _close_quietly(connection)
-            else:
-                _INHERITED.append(connection)
+        _let_go(opened.values())
         self._local = threading.local()
 
     def fetch(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
@@ -246,11 +237,29 @@ class PinnedConnections:
                     self.engine.dispose()
                 if dead and attempt == 1:
                     continue
-                raise DBAPIError.instance(
-                    sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=dead,
-                    dialect=dialect,
-                ) from exc
+                raise as_sqlalchemy_error(dialect, exc, sql, parameters, lost=dead) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def as_sqlalchemy_error(
+    dialect: Dialect, exc: Exception, sql: str, parameters: Any, *, lost: bool
+) -> StatementError:
+    """The driver's error ``exc`` as SQLAlchemy raises it (the matching ``DBAPIError``
+    subclass, ``connection_invalidated`` when ``lost``: the app answers 503)."""
+    return DBAPIError.instance(
+        sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+
+
+def _let_go(entries: Iterable[tuple[int, Any]]) -> None:
+    """Close the (pid, connection) entries this process opened; set aside, unclosed, those a
+    forked child inherited (see ``_INHERITED``)."""
+    pid = os.getpid()
+    for opened_by, connection in entries:
+        if opened_by == pid:
+            _close_quietly(connection)
+        else:
+            _INHERITED.append(connection)
 
 
 def _close_quietly(connection: Any) -> None:

@@ -7,8 +7,8 @@ insert) compile their statement once per dialect, then hand the SQL text and the
 straight to the DBAPI cursor of the session's connection, so they run in the session's
 transaction (or outside one, on a reading connection; a seal scan's ``LookupReader`` runs its
 lookup on the thread's pinned connection, ``registry.db.PinnedConnections``). Values are typed
-as SQLAlchemy types them, by the column types' own processors: SQLite's dates come back from text; JSON and
-timestamps go in as SQLAlchemy would write them.
+as SQLAlchemy types them, by the column types' own processors: SQLite's dates come back from
+text; JSON and timestamps go in as SQLAlchemy would write them.
 
 Listeners on cursor execution (statement counters in the tests, tracing) make them run through
 SQLAlchemy after all, so those see the statement exactly as with ``connection.execute``.
@@ -26,10 +26,9 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Select, Table, bindparam, insert
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from registry.db import LookupReader, Reader, connection_of
+from registry.db import LookupReader, Reader, as_sqlalchemy_error, connection_of
 
 Processor = Callable[[Any], Any]
 
@@ -47,9 +46,7 @@ def _raise_as_sqlalchemy(
     if dead:  # as SQLAlchemy does: this connection, and the pool's others of its age
         connection.invalidate(exc)
         connection.engine.dispose(close=False)
-    raise DBAPIError.instance(
-        sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=dead, dialect=dialect
-    ) from exc
+    raise as_sqlalchemy_error(dialect, exc, sql, parameters, lost=dead) from exc
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,8 @@ class DriverRead:
 
     def rows(self, reader: Reader, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows for ``values`` (every bound parameter of the statement by name), typed, read
-        on ``reader``'s connection (a Session's, in its transaction, or a bare Connection)."""
+        on ``reader``'s connection (a Session's, in its transaction; a bare Connection; or a
+        LookupReader's pinned connection)."""
         if isinstance(reader, LookupReader) and not _listened(reader.engine):
             plan = self._plan(reader.engine.dialect)
             return [plan.row(raw) for raw in reader.pinned.fetch(plan.sql, plan.parameters(values))]

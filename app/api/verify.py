@@ -157,7 +157,7 @@ def verify_seals() -> Response:
         )
         log_customs(checked, scanned)
         answer = _customs_answer(checked, today, checked_at)
-    else:  # the commonest request: one lookup, on a bare connection
+    else:  # the commonest request: one lookup, on the thread's pinned connection
         result = verify_scanned(get_lookup_reader(), scanned, now=now, grace_days=grace_days())
         log_verification(result, scanned, channel=ScanChannel.API)
         # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).

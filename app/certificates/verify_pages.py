@@ -81,11 +81,11 @@ def _render_verdict(**context: Any) -> str:
 
 def _verdict_page(token: str) -> Response:
     now = clock.now()
-    # One lookup on a bare connection, outside a transaction: no round trips around it.
-    session = get_lookup_reader()
+    # One lookup on the thread's pinned connection, outside a transaction.
+    reader = get_lookup_reader()
     # A trailing slash is what a browser or a person adds, never part of a token.
     scanned = token.rstrip("/")
-    result = verify_scanned(session, scanned, now=now, grace_days=grace_days())
+    result = verify_scanned(reader, scanned, now=now, grace_days=grace_days())
     log_verification(result, scanned, channel=ScanChannel.PAGE)
     certificate = result.certificate
     html = _render_verdict(
