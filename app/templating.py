@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 
 from app.database import get_lookup_reader
 from app.i18n import N_, current_language, gettext, localized
-from registry.reference import ReferenceItem, provinces, reference_snapshot
+from registry.reference import provinces, reference_snapshot
 
 # Stored codes (kinds, statuses, identifier schemes, audit actions) are not words: these tables give
 # the English label, which is also the catalog key for the Chinese.
@@ -97,17 +97,8 @@ def action_label(action: str | None) -> str:
 
 
 def _names(attribute: str) -> dict[str, str]:
-    """Code -> name in the request's language, built once per request (lists look up hundreds)."""
-    cache_key = f"names_{attribute}"
-    if cache_key not in g:
-        items: tuple[ReferenceItem, ...] = getattr(reference_snapshot(get_lookup_reader()), attribute)
-        zh = current_language() == "zh"
-        setattr(g, cache_key, {
-            item.code: (item.name_zh or item.name_en) if zh else (item.name_en or item.name_zh)
-            for item in items
-        })
-    names: dict[str, str] = getattr(g, cache_key)
-    return names
+    """Code -> name in the request's language (kept with the cached reference snapshot)."""
+    return reference_snapshot(get_lookup_reader()).names(attribute, current_language())
 
 
 def category_name(code: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,22 @@ class ReferenceItem:
 class ReferenceSnapshot:
     categories: tuple[ReferenceItem, ...]
     jurisdictions: tuple[ReferenceItem, ...]
+    # (attribute, language) -> {code: name}: built on first use, kept as long as the snapshot.
+    _names: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def names(self, attribute: str, language: str) -> dict[str, str]:
+        """Code -> name of ``categories`` or ``jurisdictions`` in ``language`` ("zh" or "en"),
+        falling back to the other language's name when one is empty."""
+        key = (attribute, language)
+        found = self._names.get(key)
+        if found is None:
+            items: tuple[ReferenceItem, ...] = getattr(self, attribute)
+            zh = language == "zh"
+            found = self._names[key] = {
+                item.code: (item.name_zh or item.name_en) if zh else (item.name_en or item.name_zh)
+                for item in items
+            }
+        return found
 
     @property
     def category_codes(self) -> frozenset[str]:

@@ -12,7 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request, url_for
+from jinja2 import Environment
+from markupsafe import Markup
 
 from app import clock
 from app.access import public
@@ -24,6 +26,7 @@ from app.i18n import TRANSLATORS, current_language, translated_environment
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
+from registry.reference import reference_snapshot
 from registry.verification import VerificationResult, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
@@ -60,23 +63,79 @@ def headline(result: VerificationResult) -> Headline:
     return HEADLINES.get(result.code, Headline(result.code, result.code, "invalid"))
 
 
-def _render_verdict(**context: Any) -> str:
+def _render_verdict(language: str, context: dict[str, Any]) -> str:
     """The seal page, rendered with only what it uses.
 
     Not ``render_template``: its context processors would load the signed-in user (the session
     cookie, the API token header) and more for a page that shows none of it, on every scan.
-    The template gets the request and the bound translator the processors would give it; its
+    Everything the page shows is worked out here, in the request's language, so the template only
+    places values (a call from a template costs several times the same call from Python); its
     fixed texts are translated when it is compiled (one compiled page per language).
     """
-    language = current_language()
     environment = translated_environment(current_app, language)  # type: ignore[arg-type]
     template = environment.get_template("certificates/verify.html")
-    return template.render(
-        context,
-        request=request,
-        _=TRANSLATORS[language],
-        certificate_status_label=certificate_status_label,
-    )
+    return template.render(context, _=TRANSLATORS[language], style=_style(environment))
+
+
+def _style(environment: Environment) -> Markup:
+    """The page's own style sheet: a fixed text, rendered once per environment."""
+    found: Markup | None = getattr(environment, "verify_style", None)
+    if found is None:
+        # Our own template with no values in it: nothing in it comes from a request.
+        found = Markup(environment.get_template("certificates/_verify_style.html").render())  # noqa: S704
+        environment.verify_style = found  # type: ignore[attr-defined]
+    return found
+
+
+def _pick(zh: bool, name_zh: str | None, name_en: str | None) -> str:
+    """A name in the page's language, or in the other when it has none."""
+    first, second = (name_zh, name_en) if zh else (name_en, name_zh)
+    return first or second or ""
+
+
+def _page_context(result: VerificationResult, language: str, now: dt.datetime) -> dict[str, Any]:
+    """What the seal page shows for ``result``, every text in ``language``."""
+    zh = language == "zh"
+    path = request.path
+    context: dict[str, Any] = {
+        "zh": zh,
+        "result": result,
+        "headline": headline(result),
+        "checked_at": checked_label(now.astimezone(REGISTRY_TIMEZONE)),
+        "home_url": url_for("public.index"),
+        # The language switch: a seal URL carries no query of its own (one would be dropped).
+        "zh_url": f"{path}?lang=zh",
+        "en_url": f"{path}?lang=en",
+        "certificate": result.certificate,
+    }
+    claims = result.claims
+    if claims is not None:
+        snapshot = reference_snapshot(get_lookup_reader())
+        categories = snapshot.names("categories", language)
+        jurisdictions = snapshot.names("jurisdictions", language)
+        context["category_name"] = categories.get(claims.category, claims.category)
+        context["jurisdiction_name"] = jurisdictions.get(claims.jurisdiction, claims.jurisdiction)
+    certificate = result.certificate
+    if certificate is not None:
+        body, holder, maker = certificate.body, certificate.holder, certificate.manufacturer
+        status_today = certificate.status_on(registry_today(now))
+        context.update(
+            status_today=status_today,
+            status_label=certificate_status_label(status_today),
+            body_url=url_for("public.body", code=body.code),
+            body_name=_pick(zh, body.name_zh, body.name_en),
+            holder_name=_pick(zh, holder.name_zh, holder.name_en),
+            manufacturer_name=_pick(zh, maker.name_zh, maker.name_en),
+        )
+    if result.code != "VALID":
+        # The report form, pre-filled with what the seal names (or its address when nothing in
+        # it can be believed).
+        if certificate is not None:
+            kind, subject = "certificate", f"{certificate.body.code} {certificate.number}"
+        else:
+            kind, subject = "seal", request.url
+        context["report_url"] = url_for("complaints.report", kind=kind, subject=subject)
+    return context
 
 
 def _verdict_page(token: str) -> Response:
@@ -87,15 +146,8 @@ def _verdict_page(token: str) -> Response:
     scanned = token.rstrip("/")
     result = verify_scanned(reader, scanned, now=now, grace_days=grace_days())
     log_verification(result, scanned, channel=ScanChannel.PAGE)
-    certificate = result.certificate
-    html = _render_verdict(
-        result=result,
-        headline=headline(result),
-        certificate=certificate,
-        status_today=certificate.status_on(registry_today(now)) if certificate is not None else None,
-        checked_at=checked_label(now.astimezone(REGISTRY_TIMEZONE)),
-    )
-    response = Response(html, mimetype="text/html")
+    language = current_language()
+    response = Response(_render_verdict(language, _page_context(result, language, now)), mimetype="text/html")
     # The verdict must be fresh on every scan (a revocation counts from the next request), and a
     # token page is nothing a search engine should keep.
     response.headers["Cache-Control"] = "no-store"

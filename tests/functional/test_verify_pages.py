@@ -182,21 +182,19 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     """The seal page's fixed texts are translated when it is compiled (app.i18n); every page,
     in either language and whatever the verdict, must read exactly as the template rendered
     the ordinary way, string by string through ``_``."""
-    from flask import current_app, request
+    from flask import current_app
 
     from app.certificates import verify_pages
-    from app.certificates.labels import certificate_status_label
-    from app.i18n import CATALOG, TRANSLATORS, current_language, translated_environment
+    from app.i18n import CATALOG, TRANSLATORS, translated_environment
 
     pairs: list[tuple[str, str]] = []
     folded_render = verify_pages._render_verdict
 
-    def both(**context: object) -> str:
-        folded = folded_render(**context)
+    def both(language: str, context: dict[str, object]) -> str:
+        folded = folded_render(language, context)
         plain = current_app.jinja_env.get_template("certificates/verify.html").render(
-            context, request=request, _=TRANSLATORS[current_language()],
-            certificate_status_label=certificate_status_label,
-        )  # fmt: skip
+            context, _=TRANSLATORS[language], style=verify_pages._style(current_app.jinja_env)
+        )
         pairs.append((folded, plain))
         return folded
 
