@@ -42,13 +42,21 @@ def current_language() -> str:
     decided: str | None = g.get("lang")
     if decided is not None:
         return decided
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        lang = asked
-    elif request.cookies.get(COOKIE) in LANGUAGES:
-        lang = request.cookies[COOKIE]
-    else:
-        lang = request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    # The raw headers first: parsing an empty query string or cookie header still costs, on
+    # every scan of a seal.
+    environ = request.environ
+    lang: str | None = None
+    if environ.get("QUERY_STRING"):
+        asked = request.args.get("lang")
+        if asked in LANGUAGES:
+            lang = asked
+    if lang is None and environ.get("HTTP_COOKIE"):
+        remembered = request.cookies.get(COOKIE)
+        if remembered in LANGUAGES:
+            lang = remembered
+    if lang is None:
+        accepted = environ.get("HTTP_ACCEPT_LANGUAGE")
+        lang = (request.accept_languages.best_match(LANGUAGES) if accepted else None) or DEFAULT_LANGUAGE
     g.lang = lang
     return lang
 
@@ -110,12 +118,18 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def remember_language(response: Response) -> Response:
-        asked = request.args.get("lang")
-        if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
-            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
-        if "lang" in g:
-            response.headers["Content-Language"] = "zh-CN" if g.lang == "zh" else "en"
-            response.vary.add("Accept-Language")
+        if request.environ.get("QUERY_STRING"):
+            asked = request.args.get("lang")
+            if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
+                response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        lang = g.get("lang")
+        if lang is not None:
+            headers = response.headers
+            headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+            if "Vary" in headers:
+                response.vary.add("Accept-Language")
+            else:  # the common case, without parsing and rebuilding a header set
+                headers["Vary"] = "Accept-Language"
         return response
 
 

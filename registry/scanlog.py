@@ -73,14 +73,15 @@ def _names(scanned: object, result: VerificationResult) -> tuple[str | None, str
     attribute a forged or unreadable seal in the log ("forgeries naming body X"), never for a
     verdict, which decodes claims only after the signature holds.
     """
+    if result.claims is not None:  # the verification decoded this very text: it is a token
+        digest = token_digest(vseal.scanned_token(scanned))  # type: ignore[arg-type]
+        return digest, result.claims.body_code, result.claims.certificate_number
     try:
         token = vseal.scanned_token(scanned)  # type: ignore[arg-type]  # any object: refused, not raised
         data = vseal.token_to_bytes(token)  # strict: a token that decodes is canonical, any case
     except SealError:
         return None, None, None
     digest = token_digest(token)  # as registry.seals stores it, without encoding the bytes again
-    if result.claims is not None:
-        return digest, result.claims.body_code, result.claims.certificate_number
     try:
         claims = decode_claims(cose.parse_sign1(data).payload)
     except ValueError:  # cose format errors, claims that do not decode

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from app import clock
 from app.access import public
 from app.certificates import verify_bp
-from app.certificates.labels import certificate_status_label
+from app.certificates.labels import CERTIFICATE_STATUS_LABELS
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
 from app.i18n import TRANSLATORS, current_language, translated_environment
@@ -87,6 +87,16 @@ def _style(environment: Environment) -> Markup:
     return found
 
 
+def _home_url() -> str:
+    """The site's home page URL (the same for every request under one script root)."""
+    urls: dict[str, str] = current_app.extensions.setdefault("verify_home_urls", {})
+    root = request.script_root
+    found = urls.get(root)
+    if found is None:
+        found = urls[root] = url_for("public.index")
+    return found
+
+
 def _pick(zh: bool, name_zh: str | None, name_en: str | None) -> str:
     """A name in the page's language, or in the other when it has none."""
     first, second = (name_zh, name_en) if zh else (name_en, name_zh)
@@ -102,7 +112,7 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
         "result": result,
         "headline": headline(result),
         "checked_at": checked_label(now.astimezone(REGISTRY_TIMEZONE)),
-        "home_url": url_for("public.index"),
+        "home_url": _home_url(),
         # The language switch: a seal URL carries no query of its own (one would be dropped).
         "zh_url": f"{path}?lang=zh",
         "en_url": f"{path}?lang=en",
@@ -121,7 +131,11 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
         status_today = certificate.status_on(registry_today(now))
         context.update(
             status_today=status_today,
-            status_label=certificate_status_label(status_today),
+            status_label=(
+                TRANSLATORS[language](CERTIFICATE_STATUS_LABELS[status_today])
+                if status_today in CERTIFICATE_STATUS_LABELS
+                else status_today
+            ),
             body_url=url_for("public.body", code=body.code),
             body_name=_pick(zh, body.name_zh, body.name_en),
             holder_name=_pick(zh, holder.name_zh, holder.name_en),
