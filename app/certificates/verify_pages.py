@@ -9,6 +9,7 @@ garbage is FORGED, never a 404 or a 500, because a person holding a fake product
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,12 @@ from app.certificates import verify_bp
 from app.certificates.labels import CERTIFICATE_STATUS_LABELS
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
-from app.i18n import TRANSLATORS, current_language, translated_environment
+from app.i18n import N_, TRANSLATORS, current_language, translated_environment
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
 from registry.reference import reference_snapshot
-from registry.verification import VerificationResult, verify_scanned
+from registry.verification import VerificationResult, VerifiedCertificate, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
 JWKS_MAX_AGE = 300
@@ -74,7 +75,14 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     """
     environment = translated_environment(current_app, language)  # type: ignore[arg-type]
     template = environment.get_template("certificates/verify.html")
-    return template.render(context, _=TRANSLATORS[language], style=_style(environment))
+    # Shared: the page uses no global (url_for and the like are worked out above), and copying
+    # the app's globals into every render's context would cost more than most of the page.
+    values = {**context, "_": TRANSLATORS[language], "style": _style(environment)}
+    try:
+        return environment.concat(template.root_render_func(template.new_context(values, shared=True)))  # type: ignore[attr-defined]
+    except Exception:
+        environment.handle_exception()  # re-raised with the template's own lines in the traceback
+        raise
 
 
 def _style(environment: Environment) -> Markup:
@@ -103,44 +111,56 @@ def _pick(zh: bool, name_zh: str | None, name_en: str | None) -> str:
     return first or second or ""
 
 
+MARKS = {"ok": "✔", "warning": "!", "invalid": "✖"}
+
+
 def _page_context(result: VerificationResult, language: str, now: dt.datetime) -> dict[str, Any]:
-    """What the seal page shows for ``result``, every text in ``language``."""
+    """What the seal page shows for ``result``, every text in ``language``: plain values, so the
+    template only places them (each attribute looked up from a template is a call)."""
     zh = language == "zh"
+    translate = TRANSLATORS[language]
+    words = headline(result)
     path = request.path
     context: dict[str, Any] = {
         "zh": zh,
-        "result": result,
-        "headline": headline(result),
-        "checked_at": checked_label(now.astimezone(REGISTRY_TIMEZONE)),
+        "html_lang": "zh-CN" if zh else "en",
+        "other_lang": "en" if zh else "zh-CN",
+        "tone": words.tone,
+        "mark": MARKS.get(words.tone, MARKS["invalid"]),
+        "first": words.zh if zh else words.en,
+        "second": words.en if zh else words.zh,
+        "reason_first": result.reason_zh if zh else result.reason_en,
+        "reason_second": result.reason_en if zh else result.reason_zh,
+        "code": result.code,
+        "detail": result.detail,
+        "checked_line": translate(
+            N_("Checked by the registry at {time}."), time=checked_label(now.astimezone(REGISTRY_TIMEZONE))
+        ),
         "home_url": _home_url(),
         # The language switch: a seal URL carries no query of its own (one would be dropped).
         "zh_url": f"{path}?lang=zh",
         "en_url": f"{path}?lang=en",
-        "certificate": result.certificate,
+        "certificate": result.certificate is not None,
+        "claims": result.claims is not None,
+        "report_url": None,
     }
+    context["long"] = len(context["first"]) > 9  # the big word in a smaller size
     claims = result.claims
     if claims is not None:
         snapshot = reference_snapshot(get_lookup_reader())
         categories = snapshot.names("categories", language)
         jurisdictions = snapshot.names("jurisdictions", language)
-        context["category_name"] = categories.get(claims.category, claims.category)
-        context["jurisdiction_name"] = jurisdictions.get(claims.jurisdiction, claims.jurisdiction)
+        context.update(
+            number=claims.certificate_number,
+            body_code=claims.body_code,
+            category_name=categories.get(claims.category, claims.category),
+            jurisdiction_name=jurisdictions.get(claims.jurisdiction, claims.jurisdiction),
+            issue_date=claims.issue_date.isoformat(),
+            expiry_date=claims.expiry_date.isoformat(),
+        )
     certificate = result.certificate
     if certificate is not None:
-        body, holder, maker = certificate.body, certificate.holder, certificate.manufacturer
-        status_today = certificate.status_on(registry_today(now))
-        context.update(
-            status_today=status_today,
-            status_label=(
-                TRANSLATORS[language](CERTIFICATE_STATUS_LABELS[status_today])
-                if status_today in CERTIFICATE_STATUS_LABELS
-                else status_today
-            ),
-            body_url=url_for("public.body", code=body.code),
-            body_name=_pick(zh, body.name_zh, body.name_en),
-            holder_name=_pick(zh, holder.name_zh, holder.name_en),
-            manufacturer_name=_pick(zh, maker.name_zh, maker.name_en),
-        )
+        context.update(_certificate_context(certificate, zh, translate, now))
     if result.code != "VALID":
         # The report form, pre-filled with what the seal names (or its address when nothing in
         # it can be believed).
@@ -150,6 +170,41 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
             kind, subject = "seal", request.url
         context["report_url"] = url_for("complaints.report", kind=kind, subject=subject)
     return context
+
+
+def _certificate_context(
+    certificate: VerifiedCertificate, zh: bool, translate: Callable[..., str], now: dt.datetime
+) -> dict[str, Any]:
+    """The registered certificate's lines of the page."""
+    body, holder, maker = certificate.body, certificate.holder, certificate.manufacturer
+    status_today = certificate.status_on(registry_today(now))
+    log_index = certificate.log_index
+    return {
+        "number": certificate.number,
+        "body_code": body.code,
+        "status_today": status_today,
+        "status_label": (
+            translate(CERTIFICATE_STATUS_LABELS[status_today])
+            if status_today in CERTIFICATE_STATUS_LABELS
+            else status_today
+        ),
+        "body_url": url_for("public.body", code=body.code),
+        "body_name": _pick(zh, body.name_zh, body.name_en),
+        "holder_name": _pick(zh, holder.name_zh, holder.name_en),
+        "holder_code": holder.credit_code,
+        "manufacturer_name": _pick(zh, maker.name_zh, maker.name_en),
+        "manufacturer_code": maker.credit_code,
+        "product": certificate.product_name,
+        "models": certificate.models,
+        "scheme": certificate.scheme,
+        "standards": certificate.standards,
+        "issue_date": certificate.issue_date.isoformat(),
+        "expiry_date": certificate.expiry_date.isoformat(),
+        "log_index": log_index,
+        "log_entry": (
+            translate(N_("Latest change: entry #{index}"), index=log_index) if log_index is not None else None
+        ),
+    }
 
 
 def _verdict_page(token: str) -> Response:
