@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from registry.models import Body, Certificate, Organization
-from registry.oversight_models import AlertKind, ScanEvent
+from registry.oversight_models import AT_A_PORT, AlertKind, ScanEvent
 from registry.scanlog import ScanRecord
 from verify.verdict import VerdictCode
 
@@ -247,7 +247,7 @@ def scan_burst(
             select(ScanEvent.token_sha256, ScanEvent.port, func.count(),
                    func.min(ScanEvent.scanned_at), func.max(ScanEvent.scanned_at))
             .where(ScanEvent.token_sha256.in_(chunk), _window(now - window, now),
-                   ScanEvent.port != "")
+                   AT_A_PORT)  # as the partial index says it (a bound '' would not match it)
             .group_by(ScanEvent.token_sha256, ScanEvent.port)
         )  # fmt: skip
         for token, port, count, first, last in rows:

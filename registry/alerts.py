@@ -42,7 +42,7 @@ from registry import audit
 from registry.alert_rules import Finding, as_utc, chunks
 from registry.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from registry.models import AuditEvent
-from registry.oversight_models import AlertKind, AlertStatus, MisuseAlert, ScanEvent
+from registry.oversight_models import AT_A_PORT, AlertKind, AlertStatus, MisuseAlert, ScanEvent
 from registry.scanlog import ScanRecord
 
 ALERT_ACTOR = "system:alerts"  # the audit actor of alerts the rules open
@@ -370,8 +370,8 @@ def related_scans(session: Session, alert: MisuseAlert, *, limit: int = 200) -> 
         match = and_(
             ScanEvent.certificate_id == alert.certificate_id, ScanEvent.exporter_credit_code.is_not(None)
         )
-    elif kind is AlertKind.SCAN_BURST:
-        match = ScanEvent.token_sha256 == alert.subject_key
+    elif kind is AlertKind.SCAN_BURST:  # the scans at ports the burst counted
+        match = and_(ScanEvent.token_sha256 == alert.subject_key, AT_A_PORT)
     elif kind is AlertKind.FORGERIES_NAMING_BODY:
         match = and_(ScanEvent.claimed_body == alert.subject_key, ScanEvent.verdict == rules.FORGED)
     elif detail.get("body") and detail.get("number"):

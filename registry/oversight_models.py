@@ -37,6 +37,11 @@ class ScanChannel(enum.StrEnum):
     CUSTOMS = "customs"  # a check against a declaration (page, API or bulk upload)
 
 
+# The conditions of the scan log's partial indexes: a query that uses one must say it too.
+DECLARED = text("exporter_credit_code IS NOT NULL")
+AT_A_PORT = text("port != ''")
+
+
 class ScanEvent(Base):
     """One verification of a scanned seal, whatever its verdict (``registry.scanlog``).
 
@@ -46,8 +51,17 @@ class ScanEvent(Base):
 
     __tablename__ = "scan_event"
     __table_args__ = (
-        Index("ix_scan_event_certificate_time", "certificate_id", "scanned_at"),
-        Index("ix_scan_event_token_time", "token_sha256", "scanned_at"),
+        # Partial: only the rows the alert rules look up this way (customs declarations; scans
+        # at a port). Every verification writes a row, and an index keyed by a random hash or
+        # spread over every certificate costs most of that write (measured: 28 -> 17 µs a row).
+        Index(
+            "ix_scan_event_certificate_time", "certificate_id", "scanned_at",
+            sqlite_where=DECLARED, postgresql_where=DECLARED,
+        ),
+        Index(
+            "ix_scan_event_token_time", "token_sha256", "scanned_at",
+            sqlite_where=AT_A_PORT, postgresql_where=AT_A_PORT,
+        ),
         Index("ix_scan_event_claimed_body_time", "claimed_body", "scanned_at"),
     )
 

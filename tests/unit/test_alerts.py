@@ -304,6 +304,55 @@ def test_only_what_the_new_rows_touch_is_read(
     assert len(statements) <= 12  # lookups of alerts, certificates and bodies; the opened alert and its audit
 
 
+def test_the_rules_read_the_scan_log_through_its_partial_indexes(
+    session: Session, now: dt.datetime, certificate: Certificate
+) -> None:
+    """Only declarations and scans at a port are indexed by certificate and by token (every
+    verification writes a row; those indexes cost most of the write): the rules that read them
+    must say so in the way the database matches to the index."""
+    executed: list[tuple[str, Any]] = []
+    engine = session.get_bind()
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if "FROM scan_event" in statement and "GROUP BY" in statement:
+            executed.append((statement, parameters))
+
+    batch = [at_port(now, "P-1"), declared(certificate, now, credit_code(9001))]
+    write_scans(session, batch)
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        alerts.evaluate(session, batch, now=now)
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:  # a few rows: PostgreSQL would rather read the table, unless told not to
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    plans = {}
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    for statement, parameters in executed:
+        rows = connection.exec_driver_sql(explain + statement, parameters)
+        plans[statement] = " ".join(str(value) for row in rows for value in row)
+    definitions = dict(
+        connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'scan_event' AND type = 'index'"
+            if sqlite
+            else "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'scan_event'"
+        ).all()
+    )
+    assert "exporter_credit_code IS NOT NULL" in definitions["ix_scan_event_certificate_time"]
+    assert "port" in definitions["ix_scan_event_token_time"].split("WHERE")[1]
+    by_token = [plan for statement, plan in plans.items() if "token_sha256 IN" in statement]
+    by_certificate = [plan for statement, plan in plans.items() if "certificate_id IN" in statement]
+    assert len(by_token) == 1 and "ix_scan_event_token_time" in by_token[0], plans
+    assert len(by_certificate) == 1 and "ix_scan_event_certificate_time" in by_certificate[0], plans
+    # And the evidence of a burst is its scans at ports.
+    unported = record(now, token_sha256=TOKEN, claimed_body="NOBODY", claimed_number="N-1")
+    bursts = scan(session, now, unported, at_port(now, "P-2"), at_port(now, "P-3"))
+    assert [a.kind for a in bursts] == ["scan_burst"]
+    assert {s.port for s in alerts.related_scans(session, bursts[0])} == {"P-1", "P-2", "P-3"}
+
+
 def test_search_and_related_scans(session: Session, now: dt.datetime, certificate: Certificate) -> None:
     [shared] = scan(
         session,
