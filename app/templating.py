@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from flask import Flask
 
@@ -96,7 +96,7 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
-def _names(attribute: str) -> dict[str, str]:
+def _names(attribute: Literal["categories", "jurisdictions"]) -> Mapping[str, str]:
     """Code -> name in the request's language (kept with the cached reference snapshot)."""
     return reference_snapshot(get_lookup_reader()).names(attribute, current_language())
 

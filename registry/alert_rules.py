@@ -3,9 +3,11 @@
 Every rule looks only at what the new rows touch (certificates, seals, bodies) and asks the
 database one GROUP BY over ``scan_event`` within its window, keyed on the column of a composite
 index (``ix_scan_event_certificate_time``, ``ix_scan_event_token_time``,
-``ix_scan_event_claimed_body_time``): the cost follows the size of a batch and of the window's
-rows for those subjects, never the size of the table. A rule reports a subject only when new
-rows of that subject count towards it, so a batch of unrelated scans leaves its alert alone.
+``ix_scan_event_claimed_body_time``; the first two are partial, over customs declarations and
+scans at a port, so their rules state those conditions too): the cost follows the size of a batch
+and of the window's rows for those subjects, never the size of the table. A rule reports a
+subject only when new rows of that subject count towards it, so a batch of unrelated scans leaves
+its alert alone.
 
 Findings carry what an alert needs (subject, body and certificate to file it under, the scans
 counted, a small ``detail`` for the page); ``registry.alerts`` opens or updates the alerts.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,21 +92,22 @@ class ReferenceItem:
 class ReferenceSnapshot:
     categories: tuple[ReferenceItem, ...]
     jurisdictions: tuple[ReferenceItem, ...]
-    # (attribute, language) -> {code: name}: built on first use, kept as long as the snapshot.
-    _names: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+    # (attribute, language) -> {code: name}: built on first use, kept as long as the snapshot
+    # (shared by every request and thread, hence read-only views).
+    _names: dict[tuple[str, str], Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
-    def names(self, attribute: str, language: str) -> dict[str, str]:
-        """Code -> name of ``categories`` or ``jurisdictions`` in ``language`` ("zh" or "en"),
+    def names(self, attribute: Literal["categories", "jurisdictions"], language: str) -> Mapping[str, str]:
+        """Code -> name of the categories or jurisdictions in ``language`` ("zh" or "en"),
         falling back to the other language's name when one is empty."""
         key = (attribute, language)
         found = self._names.get(key)
         if found is None:
             items: tuple[ReferenceItem, ...] = getattr(self, attribute)
             zh = language == "zh"
-            found = self._names[key] = {
+            found = self._names[key] = MappingProxyType({
                 item.code: (item.name_zh or item.name_en) if zh else (item.name_en or item.name_zh)
                 for item in items
-            }
+            })  # fmt: skip
         return found
 
     @property

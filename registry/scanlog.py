@@ -73,11 +73,10 @@ def _names(scanned: object, result: VerificationResult) -> tuple[str | None, str
     attribute a forged or unreadable seal in the log ("forgeries naming body X"), never for a
     verdict, which decodes claims only after the signature holds.
     """
-    if result.claims is not None:  # the verification decoded this very text: it is a token
-        digest = token_digest(vseal.scanned_token(scanned))  # type: ignore[arg-type]
-        return digest, result.claims.body_code, result.claims.certificate_number
     try:
         token = vseal.scanned_token(scanned)  # type: ignore[arg-type]  # any object: refused, not raised
+        if result.claims is not None:  # genuine: the verification decoded this text already
+            return token_digest(token), result.claims.body_code, result.claims.certificate_number
         data = vseal.token_to_bytes(token)  # strict: a token that decodes is canonical, any case
     except SealError:
         return None, None, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.i18n import N_, gettext
@@ -26,11 +27,12 @@ ACTIONS_FROM = {
 }
 
 
-def certificate_status_label(code: str | None) -> str:
-    """``suspended`` -> "Suspended" / "暂停" (unknown codes as stored)."""
+def certificate_status_label(code: str | None, translate: Callable[[str], str] = gettext) -> str:
+    """``suspended`` -> "Suspended" / "暂停" (unknown codes as stored); ``translate`` defaults to
+    the request's language (the seal page passes the one it already decided)."""
     if code is None:
         return ""
-    return gettext(CERTIFICATE_STATUS_LABELS[code]) if code in CERTIFICATE_STATUS_LABELS else code
+    return translate(CERTIFICATE_STATUS_LABELS[code]) if code in CERTIFICATE_STATUS_LABELS else code
 
 
 def template_helpers() -> dict[str, Any]:

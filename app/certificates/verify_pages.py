@@ -20,10 +20,10 @@ from markupsafe import Markup
 from app import clock
 from app.access import public
 from app.certificates import verify_bp
-from app.certificates.labels import CERTIFICATE_STATUS_LABELS
+from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
-from app.i18n import N_, TRANSLATORS, current_language, translated_environment
+from app.i18n import N_, TRANSLATORS, current_language, language_url, translated_environment
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
@@ -77,7 +77,7 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     template = environment.get_template("certificates/verify.html")
     # Shared: the page uses no global (url_for and the like are worked out above), and copying
     # the app's globals into every render's context would cost more than most of the page.
-    values = {**context, "_": TRANSLATORS[language], "style": _style(environment)}
+    values = {**context, "_": TRANSLATORS[language], "style": _style(environment, language)}
     try:
         return environment.concat(template.root_render_func(template.new_context(values, shared=True)))  # type: ignore[attr-defined]
     except Exception:
@@ -85,13 +85,14 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
         raise
 
 
-def _style(environment: Environment) -> Markup:
-    """The page's own style sheet: a fixed text, rendered once per environment."""
-    found: Markup | None = getattr(environment, "verify_style", None)
+def _style(environment: Environment, language: str) -> Markup:
+    """The page's own style sheet: a fixed text, rendered once per app and language."""
+    styles: dict[str, Markup] = current_app.extensions.setdefault("verify_styles", {})
+    found = styles.get(language)
     if found is None:
         # Our own template with no values in it: nothing in it comes from a request.
         found = Markup(environment.get_template("certificates/_verify_style.html").render())  # noqa: S704
-        environment.verify_style = found  # type: ignore[attr-defined]
+        styles[language] = found
     return found
 
 
@@ -120,7 +121,6 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
     zh = language == "zh"
     translate = TRANSLATORS[language]
     words = headline(result)
-    path = request.path
     context: dict[str, Any] = {
         "zh": zh,
         "html_lang": "zh-CN" if zh else "en",
@@ -137,9 +137,8 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
             N_("Checked by the registry at {time}."), time=checked_label(now.astimezone(REGISTRY_TIMEZONE))
         ),
         "home_url": _home_url(),
-        # The language switch: a seal URL carries no query of its own (one would be dropped).
-        "zh_url": f"{path}?lang=zh",
-        "en_url": f"{path}?lang=en",
+        "zh_url": language_url("zh"),  # the switch, as on every page of the site
+        "en_url": language_url("en"),
         "certificate": result.certificate is not None,
         "claims": result.claims is not None,
         "report_url": None,
@@ -183,11 +182,7 @@ def _certificate_context(
         "number": certificate.number,
         "body_code": body.code,
         "status_today": status_today,
-        "status_label": (
-            translate(CERTIFICATE_STATUS_LABELS[status_today])
-            if status_today in CERTIFICATE_STATUS_LABELS
-            else status_today
-        ),
+        "status_label": certificate_status_label(status_today, translate),
         "body_url": url_for("public.body", code=body.code),
         "body_name": _pick(zh, body.name_zh, body.name_en),
         "holder_name": _pick(zh, holder.name_zh, holder.name_en),

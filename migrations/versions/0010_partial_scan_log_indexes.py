@@ -5,6 +5,10 @@ certificate (spread over every certificate) cost most of that write, yet the ale
 (registry.alert_rules) read them only for customs declarations (shared certificates) and for
 scans at a port (scan bursts): index only those rows.
 
+On PostgreSQL the indexes are dropped and built with plain DDL, which holds writes to scan_event
+(the scan log's flushes wait, verifications do not) until both are built: on a large scan log,
+run it in a quiet hour.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03 07:00:00

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jinja2 import StrictUndefined
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -165,6 +166,36 @@ def test_a_genuine_seal_of_an_unregistered_certificate_shows_its_claims(
     assert 'id="seal-claims"' in html and "GHOST-1" in html
 
 
+def test_the_links_mark_and_labels_worked_out_for_the_page(
+    world: World, session: Session, now: dt.datetime
+) -> None:
+    """What the page's values say, verdict by verdict: the language switch keeps the seal's
+    address, only a verdict other than VALID offers a pre-filled report, a warning is marked "!"."""
+    token = world.seal.token
+    _, valid = page(world, f"/V/{token}", "en")
+    assert f'href="/V/{token}?lang=zh"' in valid and f'href="/V/{token}?lang=en"' in valid
+    assert '<html lang="en">' in valid and 'aria-hidden="true">✔</p>' in valid
+    assert 'id="certificate-status">In force<' in valid and 'id="report-this"' not in valid
+    assert 'href="/bodies/CB-A"' in valid
+    _, forged = page(world, "/V/HELLO", "zh")
+    assert '<html lang="zh-CN">' in forged and 'aria-hidden="true">✖</p>' in forged
+    assert 'id="report-this"><a href="/report?kind=seal&amp;subject=http' in forged
+    change_certificate_status(session, "CB-A", "A-0001", "suspended", reason="audit", actor="t", now=now)
+    session.commit()
+    _, suspended = page(world, f"/V/{token}", "en")
+    assert 'href="/report?kind=certificate&amp;subject=CB-A+A-0001"' in suspended
+    assert 'id="certificate-status">Suspended<' in suspended
+    change_certificate_status(session, "CB-A", "A-0001", "valid", reason="fixed", actor="t", now=now)
+    body = session.query(Body).filter_by(code="CB-A").one()
+    change_status(
+        session, body.authorizations[0].id, "withdrawn", reason="fraud", actor="t", now=now,
+        effective=dt.date(2026, 5, 1),
+    )  # fmt: skip
+    session.commit()
+    _, warned = page(world, f"/V/{token}", "en")
+    assert 'aria-hidden="true">!</p>' in warned and 'id="report-this"' in warned
+
+
 def test_the_verification_pages_are_rate_limited(app_config: dict[str, object], world: World) -> None:
     limited: Flask = create_app(app_config | {"RATELIMIT_ENABLED": True, "RATELIMIT_PUBLIC": "3 per minute"})
     client = limited.test_client()
@@ -182,7 +213,6 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     """The seal page's fixed texts are translated when it is compiled (app.i18n); every page,
     in either language and whatever the verdict, must read exactly as the template rendered
     the ordinary way, string by string through ``_``."""
-    from flask import current_app
 
     from app.certificates import verify_pages
     from app.i18n import CATALOG, TRANSLATORS, translated_environment
@@ -190,10 +220,14 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     pairs: list[tuple[str, str]] = []
     folded_render = verify_pages._render_verdict
 
+    # Strict: the fast render sees no globals and lets a missing value print as nothing, so the
+    # plain one refuses any name the page uses that its worked-out values do not give.
+    strict = app.jinja_env.overlay(undefined=StrictUndefined)
+
     def both(language: str, context: dict[str, object]) -> str:
         folded = folded_render(language, context)
-        plain = current_app.jinja_env.get_template("certificates/verify.html").render(
-            context, _=TRANSLATORS[language], style=verify_pages._style(current_app.jinja_env)
+        plain = strict.get_template("certificates/verify.html").render(
+            context, _=TRANSLATORS[language], style=verify_pages._style(strict, language)
         )
         pairs.append((folded, plain))
         return folded
