@@ -88,11 +88,12 @@ def N_(message: str) -> str:
     return message
 
 
-def localized(obj: Any, field: str = "name") -> str:
-    """Pick ``obj.<field>_zh`` or ``obj.<field>_en`` by language, falling back to the other."""
+def localized(obj: Any, field: str = "name", language: str | None = None) -> str:
+    """Pick ``obj.<field>_zh`` or ``obj.<field>_en`` by ``language`` (the request's by default),
+    falling back to the other."""
     zh = getattr(obj, f"{field}_zh", "") or ""
     en = getattr(obj, f"{field}_en", "") or ""
-    if current_language() == "zh":
+    if (language or current_language()) == "zh":
         return zh or en
     return en or zh
 

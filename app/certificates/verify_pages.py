@@ -23,7 +23,7 @@ from app.certificates import verify_bp
 from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
-from app.i18n import N_, TRANSLATORS, current_language, language_url, translated_environment
+from app.i18n import N_, TRANSLATORS, current_language, language_url, localized, translated_environment
 from app.scanlog import log_verification
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
@@ -106,12 +106,6 @@ def _home_url() -> str:
     return found
 
 
-def _pick(zh: bool, name_zh: str | None, name_en: str | None) -> str:
-    """A name in the page's language, or in the other when it has none."""
-    first, second = (name_zh, name_en) if zh else (name_en, name_zh)
-    return first or second or ""
-
-
 MARKS = {"ok": "✔", "warning": "!", "invalid": "✖"}
 
 
@@ -159,7 +153,7 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
         )
     certificate = result.certificate
     if certificate is not None:
-        context.update(_certificate_context(certificate, zh, translate, now))
+        context.update(_certificate_context(certificate, language, translate, now))
     if result.code != "VALID":
         # The report form, pre-filled with what the seal names (or its address when nothing in
         # it can be believed).
@@ -172,7 +166,7 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
 
 
 def _certificate_context(
-    certificate: VerifiedCertificate, zh: bool, translate: Callable[..., str], now: dt.datetime
+    certificate: VerifiedCertificate, language: str, translate: Callable[..., str], now: dt.datetime
 ) -> dict[str, Any]:
     """The registered certificate's lines of the page."""
     body, holder, maker = certificate.body, certificate.holder, certificate.manufacturer
@@ -184,10 +178,10 @@ def _certificate_context(
         "status_today": status_today,
         "status_label": certificate_status_label(status_today, translate),
         "body_url": url_for("public.body", code=body.code),
-        "body_name": _pick(zh, body.name_zh, body.name_en),
-        "holder_name": _pick(zh, holder.name_zh, holder.name_en),
+        "body_name": localized(body, language=language),
+        "holder_name": localized(holder, language=language),
         "holder_code": holder.credit_code,
-        "manufacturer_name": _pick(zh, maker.name_zh, maker.name_en),
+        "manufacturer_name": localized(maker, language=language),
         "manufacturer_code": maker.credit_code,
         "product": certificate.product_name,
         "models": certificate.models,
