@@ -96,19 +96,20 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
-def _names(attribute: Literal["categories", "jurisdictions"]) -> Mapping[str, str]:
-    """Code -> name in the request's language (kept with the cached reference snapshot)."""
-    return reference_snapshot(get_lookup_reader()).names(attribute, current_language())
+def _names(attribute: Literal["categories", "jurisdictions"], language: str | None) -> Mapping[str, str]:
+    """Code -> name in ``language`` (the request's by default), kept with the cached reference
+    snapshot."""
+    return reference_snapshot(get_lookup_reader()).names(attribute, language or current_language())
 
 
-def category_name(code: str) -> str:
-    """The category's name in the current language (the code if it is unknown)."""
-    return _names("categories").get(code, code)
+def category_name(code: str, language: str | None = None) -> str:
+    """The category's name in ``language`` or the current one (the code if it is unknown)."""
+    return _names("categories", language).get(code, code)
 
 
-def jurisdiction_name(code: str) -> str:
-    """The jurisdiction's name in the current language (the code if it is unknown)."""
-    return _names("jurisdictions").get(code, code)
+def jurisdiction_name(code: str, language: str | None = None) -> str:
+    """The jurisdiction's name in ``language`` or the current one (the code if it is unknown)."""
+    return _names("jurisdictions", language).get(code, code)
 
 
 def scope_summary(lines: Iterable[Any], day: dt.date) -> list[tuple[str, str, list[str]]]:

@@ -25,9 +25,9 @@ from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
 from app.i18n import N_, TRANSLATORS, current_language, language_url, localized, translated_environment
 from app.scanlog import log_verification
+from app.templating import category_name, jurisdiction_name
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
-from registry.reference import reference_snapshot
 from registry.verification import VerificationResult, VerifiedCertificate, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
@@ -140,14 +140,11 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
     context["long"] = len(context["first"]) > 9  # the big word in a smaller size
     claims = result.claims
     if claims is not None:
-        snapshot = reference_snapshot(get_lookup_reader())
-        categories = snapshot.names("categories", language)
-        jurisdictions = snapshot.names("jurisdictions", language)
         context.update(
             number=claims.certificate_number,
             body_code=claims.body_code,
-            category_name=categories.get(claims.category, claims.category),
-            jurisdiction_name=jurisdictions.get(claims.jurisdiction, claims.jurisdiction),
+            category_name=category_name(claims.category, language),
+            jurisdiction_name=jurisdiction_name(claims.jurisdiction, language),
             issue_date=claims.issue_date.isoformat(),
             expiry_date=claims.expiry_date.isoformat(),
         )
