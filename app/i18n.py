@@ -16,6 +16,7 @@ from flask import Flask, g, request
 from jinja2 import Environment
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from markupsafe import escape
 from werkzeug.wrappers import Response
 
 import app.catalog as catalog_package
@@ -158,19 +159,43 @@ class _FoldTranslations(Extension):
                 and window[2].type == "string"
                 and window[3].type == "rparen"
             ):
-                yield Token(token.lineno, "string", translate(window[2].value))
+                yield Token(token.lineno, "string", self.text(translate(window[2].value)))
                 index += 4
                 continue
             yield token
             index += 1
 
+    def text(self, translation: str) -> str:
+        """The text that replaces a call (autoescaping escapes it when the page is compiled)."""
+        return translation
+
+
+class _FoldEscapedTranslations(_FoldTranslations):
+    """:class:`_FoldTranslations` for a template compiled without autoescaping, whose values come
+    escaped (:func:`escaping_translated_environment`): the texts are escaped as they are folded,
+    as autoescaping would have escaped them. Only for texts the page prints."""
+
+    def text(self, translation: str) -> str:
+        return str(escape(translation))
+
 
 def translated_environment(app: Flask, language: str) -> Environment:
     """``app``'s Jinja environment with :class:`_FoldTranslations` for ``language`` (one overlay
     per language, sharing globals, filters and loader; its compiled templates are its own)."""
-    key = f"jinja_env_{language}"
+    return _overlay(app, language, _FoldTranslations, autoescape=True)
+
+
+def escaping_translated_environment(app: Flask, language: str) -> Environment:
+    """:func:`translated_environment` without autoescaping, for a page whose every value its view
+    escapes before rendering (``app.escaping.escaped``): the seal page, the one every scan opens."""
+    return _overlay(app, language, _FoldEscapedTranslations, autoescape=False)
+
+
+def _overlay(app: Flask, language: str, base: type[_FoldTranslations], *, autoescape: bool) -> Environment:
+    key = f"jinja_env_{language}" if autoescape else f"jinja_env_{language}_unescaped"
     environment: Environment | None = app.extensions.get(key)
     if environment is None:
-        fold = type(f"FoldTranslations_{language}", (_FoldTranslations,), {"language": language})
-        environment = app.extensions[key] = app.jinja_env.overlay(extensions=[fold])
+        fold = type(f"{base.__name__.lstrip('_')}_{language}", (base,), {"language": language})
+        unescaped: dict[str, Any] = {} if autoescape else {"autoescape": False}
+        environment = app.extensions[key] = app.jinja_env.overlay(extensions=[fold], **unescaped)
     return environment

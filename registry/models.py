@@ -200,6 +200,13 @@ class AuthorizationTimeline(Base):
         # Covers "does body B have a line with status S on day D" without touching the table.
         Index("ix_authorization_timeline_body", "body_id", "status", "starts", "ends"),
         Index("ix_authorization_timeline_scope", "category", "jurisdiction", "status", "starts", "body_id"),
+        # Covers the segments of one body's lines for one category and jurisdiction: what every
+        # verification reads (registry.verification). Neither index above narrows to that: by
+        # scope it reads every body's lines of the category, by body every category's.
+        Index(
+            "ix_authorization_timeline_line",
+            "body_id", "category", "jurisdiction", "starts", "ends", "status", "authorization_id",
+        ),
         # Covers "which bodies had a line with status S on day D" as one index-only range scan.
         Index("ix_authorization_timeline_as_of", "status", "starts", "ends", "body_id"),
     )

@@ -58,7 +58,7 @@ def client_hash(secret: bytes, address: str | None) -> str | None:
     """Keyed SHA-256 of a client address (None without one); the key is derived from ``secret``."""
     if not address:
         return None
-    return hmac.new(_client_key(secret), address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+    return hmac.digest(_client_key(secret), address.encode("utf-8", "replace"), "sha256").hex()
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,7 +23,16 @@ from app.certificates import verify_bp
 from app.certificates.labels import certificate_status_label
 from app.certificates.service import grace_days
 from app.database import get_lookup_reader, get_session
-from app.i18n import N_, TRANSLATORS, current_language, language_url, localized, translated_environment
+from app.escaping import escaped
+from app.i18n import (
+    N_,
+    TRANSLATORS,
+    current_language,
+    escaping_translated_environment,
+    language_url,
+    localized,
+    translated_environment,
+)
 from app.scanlog import log_verification
 from app.templating import category_name, jurisdiction_name
 from registry.keystore import public_jwks, root_public_jwks
@@ -73,16 +82,23 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     places values (a call from a template costs several times the same call from Python); its
     fixed texts are translated when it is compiled (one compiled page per language).
     """
-    environment = translated_environment(current_app, language)  # type: ignore[arg-type]
-    template = environment.get_template("certificates/verify.html")
-    # Shared: the page uses no global (url_for and the like are worked out above), and copying
-    # the app's globals into every render's context would cost more than most of the page.
-    values = {**context, "_": TRANSLATORS[language], "style": _style(environment, language)}
+    template = escaping_translated_environment(current_app, language).get_template(  # type: ignore[arg-type]
+        "certificates/verify.html"
+    )
+    # Compiled without autoescaping: every value is escaped here, once, as autoescaping would
+    # have (app.escaping). Shared: the page uses no global (url_for and the like are worked out
+    # above), and copying the app's globals into every render's context would cost more than
+    # most of the page. No ``_`` either: every text is translated when the page is compiled, and
+    # a call left in it would fail here rather than print a text unescaped.
+    values = {name: escaped(value) for name, value in context.items()}
+    environment = template.environment
+    values["style"] = _style(translated_environment(current_app, language), language)  # type: ignore[arg-type]
     try:
         return environment.concat(template.root_render_func(template.new_context(values, shared=True)))  # type: ignore[attr-defined]
     except Exception:
         environment.handle_exception()  # re-raised with the template's own lines in the traceback
         raise
+
 
 
 def _style(environment: Environment, language: str) -> Markup:

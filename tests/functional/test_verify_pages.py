@@ -11,13 +11,16 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.escaping import escaped
 from registry import keystore, translog
 from registry.bodies import change_status
-from registry.certificates import change_certificate_status
+from registry.certificates import PartyInput, change_certificate_status
 from registry.models import Body
+from tests.factories import credit_code
 from tests.functional import test_certificates_support as support
 from tests.functional.test_certificates_support import (
     World,
@@ -208,14 +211,29 @@ def test_the_verification_pages_are_rate_limited(app_config: dict[str, object], 
 
 
 def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rendered(
-    world: World, app: Flask, monkeypatch: pytest.MonkeyPatch
+    world: World, app: Flask, session: Session, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The seal page's fixed texts are translated when it is compiled (app.i18n); every page,
-    in either language and whatever the verdict, must read exactly as the template rendered
-    the ordinary way, string by string through ``_``."""
+    """The seal page's fixed texts are translated when it is compiled (app.i18n), and its values
+    escaped by its view, not by autoescaping (app.escaping); every page, in either language and
+    whatever the verdict, must read exactly as the template rendered the ordinary way, string by
+    string through ``_``, autoescaped."""
+    # Markup in every text a certificate gives the page: an escape left out shows.
+    hostile = "<i>&\"'</i>"
+    _, marked = sealed(
+        session,
+        now,
+        "CB-A",
+        "A-<0002>&'",
+        holder=PartyInput(f"持证{hostile}", name_en=f"Holder {hostile}", credit_code=credit_code(903)),
+        manufacturer=PartyInput(name_zh=f"制造{hostile}", credit_code=credit_code(904)),
+        product_name=f"Mask {hostile}",
+        models=f"M-1 {hostile}",
+        standards=f"GB 2626 {hostile}",
+    )
+    session.commit()
 
     from app.certificates import verify_pages
-    from app.i18n import CATALOG, TRANSLATORS, translated_environment
+    from app.i18n import CATALOG, TRANSLATORS, escaping_translated_environment
 
     pairs: list[tuple[str, str]] = []
     folded_render = verify_pages._render_verdict
@@ -233,15 +251,28 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
         return folded
 
     monkeypatch.setattr(verify_pages, "_render_verdict", both)
-    for path in (f"/V/{world.seal.token}", "/V/NOT-A-SEAL"):
+    for path in (f"/V/{world.seal.token}", "/V/NOT-A-SEAL", f"/V/{marked.token}"):
         for lang in ("zh", "en"):
             assert page(world, path, lang)[0] == 200
-    assert len(pairs) == 4 and all(folded == plain for folded, plain in pairs)
+    assert len(pairs) == 6 and all(folded == plain for folded, plain in pairs)
+    escaped_hostile = "&lt;i&gt;&amp;&#34;&#39;&lt;/i&gt;"
+    assert all("<i>" not in folded and escaped_hostile in folded for folded, _ in pairs[4:])
     for language in ("zh", "en"):  # the pages came from the per-language compiled templates
-        cached = translated_environment(app, language).cache
+        cached = escaping_translated_environment(app, language).cache
         assert cached is not None and any(key[1] == "certificates/verify.html" for key in cached)
+        assert escaping_translated_environment(app, language).autoescape is False
     # And the translation really is in the compiled page, not looked up per render.
-    environment = translated_environment(app, "zh")
+    environment = escaping_translated_environment(app, "zh")
     source = environment.loader.get_source(environment, "certificates/verify.html")[0]  # type: ignore[union-attr]
     compiled = environment.compile(source, raw=True)
     assert CATALOG["Certificate number"] in compiled and '"Certificate number"' not in compiled
+
+
+@given(st.one_of(st.text(), st.text(alphabet="&<>'\"ab中"), st.integers(), st.booleans(), st.none(), st.dates()))
+def test_a_value_escaped_ahead_prints_as_autoescaped(value: object) -> None:
+    """The seal page's values are escaped by its view (app.escaping), as MarkupSafe would."""
+    assert str(escaped(value)) == str(escape(value))
+    if isinstance(value, (bool, int)) or value is None:  # the template tests these: kept as they are
+        assert escaped(value) is value
+    safe = Markup("<b>kept</b>")
+    assert escaped(safe) is safe

@@ -289,6 +289,29 @@ def test_the_hot_path_is_one_query_and_a_batch_three(
     assert len(statements) == 3
 
 
+def test_the_lookup_reads_the_body_line_through_its_own_index(
+    session: Session, now: dt.datetime, world: World
+) -> None:
+    """Every scan reads the timeline segments of one body's line: by its index on (body,
+    category, jurisdiction), not by the scope index, which reads every body's segments of the
+    category (as many as there are bodies)."""
+    sealed(session, now, world)
+    session.flush()
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:  # a few rows: PostgreSQL would rather read the table, unless told not to
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("ANALYZE authorization_timeline")  # its plans follow its statistics
+    compiled = verification._ONE_CERTIFICATE.compile(dialect=connection.dialect)
+    values = dict(compiled.params) | {"code": "CB-1", "number": "N", "category": "mask", "jurisdiction": "CN"}
+    bound: Any = tuple(values[name] for name in compiled.positiontup or ()) if compiled.positional else values
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    rows = connection.exec_driver_sql(explain + compiled.string, bound)
+    plan = " ".join(str(value) for row in rows for value in row)
+    assert "ix_authorization_timeline_line" in plan, plan
+    assert "ix_authorization_timeline_scope" not in plan, plan
+
+
 def test_garbage_costs_no_query(
     session: Session, now: dt.datetime, world: World, statements: list[str]
 ) -> None:
