@@ -115,8 +115,14 @@ def record_many(
 ) -> list[AuditEvent]:
     """:func:`record` for many changes at once (a bulk registration): one flush of the events,
     one append of their leaves, in order."""
+    return [event for event, _ in record_many_logged(session, changes, now=now, actor=actor)]
+
+
+def record_many_logged(
+    session: Session, changes: Sequence[Change], *, now: dt.datetime, actor: str
+) -> list[tuple[AuditEvent, int]]:
+    """:func:`record_many`, with each event's leaf index in the transparency log."""
     events = [_event(change, now=now, actor=actor) for change in changes]
     session.add_all(events)
     session.flush()
-    translog.append_many(session, events)
-    return events
+    return list(zip(events, translog.append_many(session, events), strict=True))

@@ -6,11 +6,11 @@ Services flush, never commit. Every change writes an audit event.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from registry import audit
@@ -344,8 +344,24 @@ def _register(
         )
         for c in certificates
     ]
-    audit.record_many(session, changes, now=now, actor=actor)
+    logged = audit.record_many_logged(session, changes, now=now, actor=actor)
+    keep_log_leaves(session, [(c.id, index) for c, (_, index) in zip(certificates, logged, strict=True)])
     return certificates, []
+
+
+def keep_log_leaves(session: Session, leaves: Sequence[tuple[int, int]]) -> None:
+    """Note each (certificate id, leaf index) as the certificate's latest transparency log leaf
+    (``Certificate.log_index``), for the audit event just logged about it. One statement by
+    primary key for all of them; the version is left alone (this is no edit of the record)."""
+    if leaves:
+        session.execute(_SET_LOG_LEAF, [{"certificate_id": cid, "leaf": leaf} for cid, leaf in leaves])
+
+
+_SET_LOG_LEAF = (
+    update(Certificate.__table__)  # type: ignore[arg-type]  # the table, not the ORM: no version bump
+    .where(Certificate.__table__.c.id == bindparam("certificate_id"))
+    .values(log_index=bindparam("leaf"))
+)
 
 
 def register_certificate(
@@ -418,15 +434,10 @@ def change_certificate_status(
         CertificateStatusChange(status=new_status, reason=reason, recorded_at=now, actor=actor)
     )
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=f"certificate:{verb}",
-        subject_type="certificate",
-        subject_key=f"{body_code}/{number}",
-        before=before,
-        after=certificate_snapshot(certificate),
-        reason=reason,
-    )
+    change = audit.Change(
+        f"certificate:{verb}", "certificate", f"{body_code}/{number}", before,
+        certificate_snapshot(certificate), reason,
+    )  # fmt: skip
+    [(_, leaf)] = audit.record_many_logged(session, [change], now=now, actor=actor)
+    keep_log_leaves(session, [(certificate.id, leaf)])
     return certificate

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit, keystore
-from registry.certificates import certificate_snapshot
+from registry.certificates import certificate_snapshot, keep_log_leaves
 from registry.errors import Conflict, InvalidInput
 from registry.models import Certificate, CertificateStatus, Seal
 from verify import seal as vseal
@@ -113,7 +113,9 @@ def issue_seals(
         )
         for seal, claims in new
     ]  # fmt: skip
-    audit.record_many(session, changes, now=now, actor=actor)
+    logged = audit.record_many_logged(session, changes, now=now, actor=actor)
+    leaves = [(seal.certificate_id, leaf) for (seal, _), (_, leaf) in zip(new, logged, strict=True)]
+    keep_log_leaves(session, leaves)
     return [stored[digest] for digest in digests]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
@@ -32,12 +32,10 @@ from registry.db import Reader
 from registry.driver_sql import DriverRead
 from registry.errors import InvalidInput
 from registry.models import (
-    AuditEvent,
     AuthorizationTimeline,
     Body,
     Certificate,
     CertificateStatus,
-    LogNode,
     Organization,
 )
 from verify import seal as vseal
@@ -166,28 +164,11 @@ _PARTY_COLUMNS = [
     for org in (_BODY_ORG, _HOLDER, _MAKER)
     for column in (org.name_zh, org.name_en, org.credit_code, org.country)
 ]
-# The leaf of the certificate's latest audit event: its events through the subject index, then
-# their leaves through the unique audit_event_id. (Written as IN, not as a join: given a join,
-# SQLite started from the leaves and read every one of them.)
-_LAST_LOG_INDEX = (
-    select(func.max(LogNode.idx))
-    .where(
-        LogNode.audit_event_id.in_(
-            select(AuditEvent.id)
-            .where(
-                AuditEvent.subject_type == "certificate",
-                AuditEvent.subject_key == Body.code + "/" + Certificate.number,
-            )
-            .correlate(Body, Certificate)  # two levels down: say so, or it selects FROM them
-        )
-    )
-    .scalar_subquery()
-)
 _CERTIFICATE_COLUMNS = (
     Certificate.id, Certificate.body_id, Body.code, Certificate.number, *_PARTY_COLUMNS,
     Certificate.category, Certificate.jurisdiction, Certificate.scheme, Certificate.product_name,
     Certificate.models, Certificate.standards, Certificate.issue_date, Certificate.expiry_date,
-    Certificate.status, _LAST_LOG_INDEX,
+    Certificate.status, Certificate.log_index,
 )  # fmt: skip
 _WIDTH = len(_CERTIFICATE_COLUMNS)
 _CERTIFICATE_BASE = (

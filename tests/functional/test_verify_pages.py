@@ -268,7 +268,12 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     assert CATALOG["Certificate number"] in compiled and '"Certificate number"' not in compiled
 
 
-@given(st.one_of(st.text(), st.text(alphabet="&<>'\"ab中"), st.integers(), st.booleans(), st.none(), st.dates()))
+_VALUES = st.one_of(
+    st.text(), st.text(alphabet="&<>'\"ab中"), st.integers(), st.booleans(), st.none(), st.dates()
+)
+
+
+@given(_VALUES)
 def test_a_value_escaped_ahead_prints_as_autoescaped(value: object) -> None:
     """The seal page's values are escaped by its view (app.escaping), as MarkupSafe would."""
     assert str(escaped(value)) == str(escape(value))
