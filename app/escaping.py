@@ -15,7 +15,8 @@ def escaped(value: Any) -> Any:
     """``value`` as a page prints it, escaped exactly as MarkupSafe's ``escape`` (autoescaping)
     would: a text, or anything else that prints as text, is escaped; a Markup is safe already;
     None, booleans and integers stay as they are (a template tests them; they print nothing
-    to escape).
+    to escape). Unlike MarkupSafe, another object with ``__html__`` is not trusted but printed
+    as text and escaped (the seal page has none).
 
     MarkupSafe's ``escape`` wraps every result in a ``Markup``, whose constructor costs several
     times the escaping itself (it asks a ``str`` for ``__html__`` and catches the error).

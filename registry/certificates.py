@@ -350,9 +350,12 @@ def _register(
 
 
 def keep_log_leaves(session: Session, leaves: Sequence[tuple[int, int]]) -> None:
-    """Note each (certificate id, leaf index) as the certificate's latest transparency log leaf
-    (``Certificate.log_index``), for the audit event just logged about it. One statement by
-    primary key for all of them; the version is left alone (this is no edit of the record)."""
+    """Note each (certificate id, leaf index) as the certificate's latest change in the
+    transparency log (``Certificate.log_index``), for the registration or status change just
+    logged. One executemany by primary key; the version is left alone (no edit of the record).
+    Only for rows the transaction already holds (new, or just changed): updating another row
+    after taking the log's head could deadlock with a status change, which takes them the
+    other way round."""
     if leaves:
         session.execute(_SET_LOG_LEAF, [{"certificate_id": cid, "leaf": leaf} for cid, leaf in leaves])
 

@@ -309,7 +309,7 @@ def _check_leaf(row: Any, tree: _TreeCheck, state: log_state.ImpliedState, repor
         report.add(EVENT_COLUMNS, f"audit event #{row.event_id}",
                    "its columns differ from its logged canonical text: "
                    + "; ".join(log_state.field_differences(logged, json.loads(from_columns))))
-    state.apply(row.event_id, logged)
+    state.apply(row.event_id, logged, index)
 
 
 def _check_membership(session: Session, report: AuditReport, page_size: int) -> None:

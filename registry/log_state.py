@@ -44,6 +44,9 @@ _BODY_ORGANIZATION_FIELDS = ("name_zh", "name_en", "country", "province", "addre
 _PARTY_FIELDS = ("name_zh", "name_en", "country")
 _PARTIES = ("holder", "manufacturer")
 _SHOWN_CHARACTERS = 200
+# Not logged, but implied by the log: where a certificate's latest change sits in it (kept on the
+# row for every scan to read, registry.certificates.keep_log_leaves), compared as a field.
+LOG_INDEX = "log_index"
 
 Report = Callable[[str, str, str], None]  # (kind, subject, detail)
 
@@ -58,9 +61,11 @@ class ImpliedState:
         self.key_parts: dict[str, str] = {}  # kid -> "retired"/"active" when last logged by a rotation
         self.organizations: dict[str, dict[str, Any]] = {}  # credit code -> last logged fields
         self.events_by_type: Counter[str] = Counter()
+        # certificate key -> the leaf of its latest change (what Certificate.log_index must hold)
+        self.certificate_leaves: dict[str, int] = {}
 
-    def apply(self, event_id: int, event: dict[str, Any]) -> None:
-        """Take one logged event (its parsed canonical JSON) into the state."""
+    def apply(self, event_id: int, event: dict[str, Any], leaf: int | None = None) -> None:
+        """Take one logged event (its parsed canonical JSON, at ``leaf``) into the state."""
         subject_type, key = event["subject"]["type"], event["subject"]["key"]
         after = event["after"]
         if event["action"] == SEAL_ACTION:
@@ -79,6 +84,8 @@ class ImpliedState:
                     self.key_parts[snapshot["kid"]] = part
             return
         self.last[subject_type][key] = event_id
+        if subject_type == "certificate" and leaf is not None:
+            self.certificate_leaves[key] = leaf
         self.key_parts.pop(key, None)
         self._note_organizations(subject_type, after)
 
@@ -111,6 +118,7 @@ class ImpliedState:
             for role in _PARTIES:
                 if isinstance(snapshot.get(role), dict):
                     snapshot[role] = self._overlay(snapshot[role], _PARTY_FIELDS)
+            snapshot[LOG_INDEX] = self.certificate_leaves.get(key)
         return snapshot
 
     def _overlay(self, fields: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -139,7 +147,8 @@ _TABLES = (
     _Table("authorization", Authorization, (joinedload(Authorization.body),),
            lambda row: f"{row.body.code}/{row.id}", authorization_snapshot),
     _Table("certificate", Certificate, (selectinload(Certificate.test_reports),),
-           lambda row: f"{row.body.code}/{row.number}", certificate_snapshot),
+           lambda row: f"{row.body.code}/{row.number}",
+           lambda row: certificate_snapshot(row) | {LOG_INDEX: row.log_index}),
     _Table("signing_key", SigningKeyRecord, (), lambda row: row.kid, keystore.key_snapshot),
 )
 

@@ -321,10 +321,11 @@ class Certificate(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)  # weekly stats
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    # The transparency log's leaf of the certificate's latest audit event (registration, status
-    # change, seal), which the seal page shows: kept by registry.certificates.keep_log_leaves,
-    # in the transaction that logs the event, so a scan reads it with the certificate instead
-    # of searching the log. Not a change of its own: no audit event, no version bump.
+    # The transparency log's leaf of the certificate's latest change (its registration or latest
+    # status change; a seal issued is logged but changes nothing of the record), which the seal
+    # page and the verify API show: kept by registry.certificates.keep_log_leaves in the
+    # transaction that logs the change, so a scan reads it with the certificate instead of
+    # searching the log. Not a change of its own: no audit event, no version bump.
     log_index: Mapped[int | None] = mapped_column(BigInteger)
 
     body: Mapped[Body] = relationship(lazy="joined", innerjoin=True)

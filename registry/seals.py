@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit, keystore
-from registry.certificates import certificate_snapshot, keep_log_leaves
+from registry.certificates import certificate_snapshot
 from registry.errors import Conflict, InvalidInput
 from registry.models import Certificate, CertificateStatus, Seal
 from verify import seal as vseal
@@ -113,9 +113,11 @@ def issue_seals(
         )
         for seal, claims in new
     ]  # fmt: skip
-    logged = audit.record_many_logged(session, changes, now=now, actor=actor)
-    leaves = [(seal.certificate_id, leaf) for (seal, _), (_, leaf) in zip(new, logged, strict=True)]
-    keep_log_leaves(session, leaves)
+    # Logged about the certificate, but no change of its record: its log_index stays the leaf of
+    # its latest registration or status change. (Keeping it here would also update the
+    # certificate's row after taking the log's head, where a status change takes the row first:
+    # on PostgreSQL the two could deadlock.)
+    audit.record_many(session, changes, now=now, actor=actor)
     return [stored[digest] for digest in digests]
 
 

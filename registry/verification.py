@@ -91,7 +91,7 @@ class VerifiedCertificate:
     issue_date: dt.date
     expiry_date: dt.date
     status: str
-    # The transparency log's leaf of the certificate's latest audit event (registry.translog).
+    # The transparency log's leaf of the certificate's latest change (Certificate.log_index).
     log_index: int | None = None
 
     def status_on(self, day: dt.date) -> str:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
-from jinja2 import Environment
 from markupsafe import Markup
 
 from app import clock
@@ -92,7 +91,7 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     # a call left in it would fail here rather than print a text unescaped.
     values = {name: escaped(value) for name, value in context.items()}
     environment = template.environment
-    values["style"] = _style(translated_environment(current_app, language), language)  # type: ignore[arg-type]
+    values["style"] = _style(language)
     try:
         return environment.concat(template.root_render_func(template.new_context(values, shared=True)))  # type: ignore[attr-defined]
     except Exception:
@@ -100,12 +99,12 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
         raise
 
 
-
-def _style(environment: Environment, language: str) -> Markup:
+def _style(language: str) -> Markup:
     """The page's own style sheet: a fixed text, rendered once per app and language."""
     styles: dict[str, Markup] = current_app.extensions.setdefault("verify_styles", {})
     found = styles.get(language)
     if found is None:
+        environment = translated_environment(current_app, language)  # type: ignore[arg-type]
         # Our own template with no values in it: nothing in it comes from a request.
         found = Markup(environment.get_template("certificates/_verify_style.html").render())  # noqa: S704
         styles[language] = found

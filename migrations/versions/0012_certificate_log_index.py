@@ -1,9 +1,11 @@
 """certificate log index: the latest transparency log leaf kept on the certificate
 
-The seal page shows the leaf of the certificate's latest audit event. Every scan searched the
-log for it (a correlated subquery through audit_event and log_node, about 40 % of the lookup
-statement on SQLite); registry.certificates.keep_log_leaves now keeps it on the certificate in
-the transaction that logs the event. Existing certificates are filled from the log here.
+The seal page and the verify API show where the certificate's latest change sits in the log.
+Every scan searched the log for it (a correlated subquery through audit_event and log_node,
+about 40 % of the lookup statement on SQLite); registry.certificates.keep_log_leaves now keeps
+it on the certificate in the transaction that logs the change. A change is a registration or a
+status change ("certificate:*" events): a seal issued is logged about the certificate but
+changes nothing of its record. Existing certificates are filled from the log here.
 
 Revision ID: 0012
 Revises: 0011
@@ -27,6 +29,7 @@ BACKFILL = (
     " SELECT max(log_node.idx) FROM log_node WHERE log_node.audit_event_id IN ("
     "  SELECT audit_event.id FROM audit_event, body"
     "  WHERE body.id = certificate.body_id AND audit_event.subject_type = 'certificate'"
+    "  AND audit_event.action LIKE 'certificate:%'"
     "  AND audit_event.subject_key = body.code || '/' || certificate.number))"
 )
 

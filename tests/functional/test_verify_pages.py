@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from markupsafe import Markup, escape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -19,8 +20,8 @@ from app.escaping import escaped
 from registry import keystore, translog
 from registry.bodies import change_status
 from registry.certificates import PartyInput, change_certificate_status
-from registry.models import Body
-from tests.factories import credit_code
+from registry.models import AuditEvent, Body
+from tests.factories import credit_code, grant, make_body
 from tests.functional import test_certificates_support as support
 from tests.functional.test_certificates_support import (
     World,
@@ -63,8 +64,14 @@ def test_a_genuine_seal_is_valid_in_green_in_both_languages(world: World, sessio
     _, english = page(world, f"/V/{token}", "en")
     assert 'id="verdict-word">VALID</h1>' in english and "有效" in english
     assert "Alpha Certification" in english
-    # Where the certificate's latest change (its seal) sits in the transparency log, with a proof.
-    index = translog.head(session).size - 1
+    # Where the certificate's latest change (its registration; the seal issued after it is
+    # logged but changes nothing of the record) sits in the transparency log, with a proof.
+    [registration] = session.scalars(
+        select(AuditEvent.id).where(
+            AuditEvent.action == "certificate:register", AuditEvent.subject_key == "CB-A/A-0001"
+        )
+    )
+    index = translog.leaf_index_of(session, registration)
     assert f"Latest change: entry #{index}" in english
     assert f'href="/log/proof/inclusion?index={index}"' in english and f"第 {index} 条" in html
     response = world.call("anonymous", "GET", f"/V/{token}")
@@ -211,7 +218,12 @@ def test_the_verification_pages_are_rate_limited(app_config: dict[str, object], 
 
 
 def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rendered(
-    world: World, app: Flask, session: Session, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
+    world: World,
+    app: Flask,
+    session: Session,
+    now: dt.datetime,
+    passphrase: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The seal page's fixed texts are translated when it is compiled (app.i18n), and its values
     escaped by its view, not by autoescaping (app.escaping); every page, in either language and
@@ -219,6 +231,8 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     string through ``_``, autoescaped."""
     # Markup in every text a certificate gives the page: an escape left out shows.
     hostile = "<i>&\"'</i>"
+    body = make_body(session, now, code="CB-M&'", name_zh=f"认证{hostile}", name_en=f"Body {hostile}")
+    grant(session, now, body, category="mask", valid_from=dt.date(2020, 3, 1))
     _, marked = sealed(
         session,
         now,
@@ -230,6 +244,14 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
         models=f"M-1 {hostile}",
         standards=f"GB 2626 {hostile}",
     )
+    _, suspended = sealed(session, now, "CB-M&'", f"M-{hostile}", scheme=f"CCC {hostile}")
+    change_certificate_status(session, "CB-M&'", f"M-{hostile}", "suspended", reason="r", actor="t", now=now)
+    entry = keystore.active_entry(session, "seal", passphrase)
+    ghost = Claims(
+        "CB-A", f"GHOST-{hostile}", None, "mask", "CN", dt.date(2026, 1, 1), dt.date(2027, 1, 1), now,
+        b"\x00" * 16,
+    )
+    unregistered = issue_token(ghost, KeyRing([entry]))
     session.commit()
 
     from app.certificates import verify_pages
@@ -245,18 +267,21 @@ def test_the_page_compiled_with_its_texts_translated_is_the_plain_template_rende
     def both(language: str, context: dict[str, object]) -> str:
         folded = folded_render(language, context)
         plain = strict.get_template("certificates/verify.html").render(
-            context, _=TRANSLATORS[language], style=verify_pages._style(strict, language)
+            context, _=TRANSLATORS[language], style=verify_pages._style(language)
         )
         pairs.append((folded, plain))
         return folded
 
     monkeypatch.setattr(verify_pages, "_render_verdict", both)
-    for path in (f"/V/{world.seal.token}", "/V/NOT-A-SEAL", f"/V/{marked.token}"):
+    hostile_paths = [f"/V/{marked.token}", f"/V/{suspended.token}", f"/V/{unregistered}"]
+    for path in (f"/V/{world.seal.token}", "/V/NOT-A-SEAL", *hostile_paths):
         for lang in ("zh", "en"):
             assert page(world, path, lang)[0] == 200
-    assert len(pairs) == 6 and all(folded == plain for folded, plain in pairs)
+    assert len(pairs) == 10 and all(folded == plain for folded, plain in pairs)
     escaped_hostile = "&lt;i&gt;&amp;&#34;&#39;&lt;/i&gt;"
     assert all("<i>" not in folded and escaped_hostile in folded for folded, _ in pairs[4:])
+    assert "Body &lt;i&gt;" in pairs[7][0] and "CCC &lt;i&gt;" in pairs[7][0]  # the suspended one
+    assert 'id="report-this"' in pairs[7][0] and 'id="seal-claims"' in pairs[9][0]
     for language in ("zh", "en"):  # the pages came from the per-language compiled templates
         cached = escaping_translated_environment(app, language).cache
         assert cached is not None and any(key[1] == "certificates/verify.html" for key in cached)

@@ -114,6 +114,27 @@ def test_a_certificate_status_edited_in_sql_is_named(session: Session, now: dt.d
     assert 'status: log "suspended", table "valid"' in difference.detail
 
 
+def test_a_certificate_log_index_off_its_latest_change_is_named(session: Session, now: dt.datetime) -> None:
+    """Every scan reads where a certificate's latest change sits in the log from its row
+    (Certificate.log_index): the audit checks it against the leaf the log implies."""
+    world = make_world(session, now)
+    certificate = register(session, now, world, "C-101")
+    change_certificate_status(session, world.body.code, "C-101", "suspended", reason="audit", actor="t",
+                              now=now)
+    issue_seal(session, certificate, now=now, passphrase=PASSPHRASE)  # logged, but no change
+    assert log_audit.replay(session).ok
+
+    moved = text("UPDATE certificate SET log_index = log_index - 1 WHERE id = :id")
+    session.execute(moved, {"id": certificate.id})
+    report = log_audit.replay(session)
+
+    assert not report.ok
+    [difference] = report.differences
+    assert difference.kind == log_audit.CHANGED
+    assert difference.subject == f"certificate {world.body.code}/C-101"
+    assert "log_index: log " in difference.detail
+
+
 def test_a_body_name_edited_in_sql_is_named(session: Session, now: dt.datetime) -> None:
     body = make_body(session, now, name_zh="原来的名字")
     session.execute(text("UPDATE organization SET name_zh = '改过的名字' WHERE id = :id"),

@@ -28,7 +28,7 @@ from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
 from registry.db import make_engine
 from registry.errors import Conflict, InvalidInput
-from registry.models import AuditEvent, Certificate, LogNode, Seal
+from registry.models import AuditEvent, Body, Certificate, LogNode, Seal
 from tests.unit.seal_support import HOST, PASSPHRASE, World, make_world, register
 from tests.unit.verify.support import seeded_key
 from verify import seal as vseal
@@ -320,32 +320,42 @@ def test_the_lookup_reads_the_body_line_through_its_own_index(
 
 
 def test_each_certificate_keeps_its_latest_log_leaf(session: Session, now: dt.datetime, world: World) -> None:
-    """A scan reads the certificate's latest transparency log leaf from the certificate row:
-    registration, a seal and a status change each keep it, and migration 0012 fills it from the
-    log for certificates registered before it, to the same values."""
+    """A scan reads where the certificate's latest change sits in the transparency log from the
+    certificate row: its registration, then each status change, keeps it; a seal (logged, but no
+    change of the record) leaves it; migration 0012 fills it from the log, to the same values."""
     first, second, third = (register(session, now, world, f"LOG-{n}") for n in (1, 2, 3))
-    seals.issue_seals(session, [first, second], now=now, passphrase=PASSPHRASE)
+    session.flush()
+    registered = dict(session.execute(select(Certificate.number, Certificate.log_index)).all())  # type: ignore[arg-type]
     change_certificate_status(session, world.body.code, "LOG-2", "suspended", reason="r", actor="t", now=now)
+    seals.issue_seals(session, [first, second], now=now, passphrase=PASSPHRASE)
     session.flush()
 
-    def from_the_log() -> dict[str, int]:
+    def from_the_log(actions: str) -> dict[str, int]:
         rows = session.execute(
             select(AuditEvent.subject_key, func.max(LogNode.idx))
             .join(LogNode, LogNode.audit_event_id == AuditEvent.id)
-            .where(AuditEvent.subject_type == "certificate")
+            .where(AuditEvent.subject_type == "certificate", AuditEvent.action.like(actions))
             .group_by(AuditEvent.subject_key)
         )
-        return {key.split("/", 1)[1]: leaf for key, leaf in rows}
-
-    def kept() -> dict[str, int | None]:
-        rows = session.execute(select(Certificate.number, Certificate.log_index).order_by(Certificate.id))
         return dict(rows.all())  # type: ignore[arg-type]  # rows of two columns
 
-    expected = from_the_log()
+    def kept() -> dict[str, int | None]:
+        rows = session.execute(
+            select(Body.code + "/" + Certificate.number, Certificate.log_index)
+            .join(Body, Body.id == Certificate.body_id)
+            .order_by(Certificate.id)
+        )
+        return dict(rows.all())  # type: ignore[arg-type]
+
+    expected = from_the_log("certificate:%")
+    key = f"{world.body.code}/LOG-%s"
     assert kept() == expected and len(set(expected.values())) == 3
+    assert all(registered[f"LOG-{n}"] == expected[key % n] for n in (1, 3))  # a seal left them
+    assert expected[key % 2] == from_the_log("certificate:suspend")[key % 2]
+    assert from_the_log("seal:%")[key % 1] > expected[key % 1]  # logged later, not the change
     assert [c.version for c in (first, second, third)] == [1, 2, 1]  # no edit: no version bump
     scanned = verification.verify_scanned(session, seals.latest_seal(session, first).token, now=now)  # type: ignore[union-attr]
-    assert scanned.certificate is not None and scanned.certificate.log_index == expected["LOG-1"]
+    assert scanned.certificate is not None and scanned.certificate.log_index == expected[key % 1]
     session.execute(update(Certificate).values(log_index=None).execution_options(synchronize_session=False))
     session.execute(text(_migration("0012_certificate_log_index").BACKFILL))
     assert kept() == expected
