@@ -27,6 +27,7 @@ from registry.models import (
 from registry.reference import provinces
 
 KINDS = {k.value for k in BodyKind}
+_ROUTE_WORDS = frozenset({"new"})  # /bodies/new: the admin's form; /bodies/export.<format>: below
 STORED_STATUSES = (
     AuthorizationStatus.ACTIVE.value,
     AuthorizationStatus.SUSPENDED.value,
@@ -163,6 +164,13 @@ def _clean(data: BodyInput) -> BodyInput:
     code = data.code.strip()
     if not code or len(code) > 40:
         raise InvalidInput("the body code is required (at most 40 characters)", field="code")
+    if "/" in code or code in _ROUTE_WORDS or code.startswith("export."):
+        # The code is one segment of the body's page address (/bodies/<code>), and the first
+        # part of its certificates' audit subjects ("<code>/<number>"): such a code would name
+        # another page (the list's exports, the admin's new-body form) or split ambiguously.
+        raise InvalidInput(
+            "the body code cannot contain '/', be 'new' or start with 'export.'", field="code"
+        )
     if data.kind not in KINDS:
         raise InvalidInput(f"kind must be one of {sorted(KINDS)}", field="kind")
     if not data.name_zh.strip():

@@ -125,6 +125,10 @@ def test_bodies_without_credit_code_get_their_own_organization(session: Session,
     [
         ({"code": "   "}, "code"),
         ({"code": "X" * 41}, "code"),
+        ({"code": "CNCA/R-1"}, "code"),  # its page and its certificates' audit subjects split on "/"
+        ({"code": "new"}, "code"),  # /bodies/new is the admin's form
+        ({"code": "export.csv"}, "code"),  # /bodies/export.<format> is the list's export
+        ({"code": " export.pdf "}, "code"),
         ({"kind": "laboratory"}, "kind"),
         ({"name_zh": " "}, "name_zh"),
         ({"province": "99"}, "province"),
