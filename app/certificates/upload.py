@@ -1,6 +1,6 @@
 """Bulk registration from a CSV or XLSX file: columns, parsing, and row-numbered problems.
 
-The file is read with the official-list importer's readers (``registry.importer``: encoding
+The file is read with the service's spreadsheet readers (``registry.spreadsheets``: encoding
 detection, XLSX size guards, formula refusal), then each row becomes a ``CertificateInput``.
 Shape problems (a missing column, a bad date) and the registry's refusals both end up as
 ``(row, column, problem)`` rows, so the page shows one table whatever went wrong.
@@ -17,8 +17,8 @@ from typing import Any
 from registry.certificates import MAX_BULK, CertificateInput, PartyInput, TestReportInput
 from registry.errors import ImportRejected
 
-# The readers are the importer's own: same encodings, same guards against hostile workbooks.
-from registry.importer import _clean_cell, _csv_rows, _date, _xlsx_rows, detect_format
+# The readers every upload shares: same encodings, same guards against hostile workbooks.
+from registry.spreadsheets import clean_cell, csv_rows, detect_format, parse_date, xlsx_rows
 
 REQUIRED_COLUMNS = (
     "number",
@@ -100,13 +100,13 @@ def grid(data: bytes) -> Iterator[tuple[int, list[str]]]:
     fmt = detect_format(data)
     if fmt == "xlsx":
         formula_problems: list[Any] = []
-        for number, cells in _xlsx_rows(data, formula_problems):
+        for number, cells in xlsx_rows(data, formula_problems):
             if formula_problems:
                 problem = formula_problems.pop()
                 raise ImportRejected(problem.problem, errors=[problem])
             yield number, cells
     else:
-        yield from _csv_rows(data)
+        yield from csv_rows(data)
 
 
 def _reports(text: str, problems: list[RowProblem], row: int) -> list[TestReportInput]:
@@ -115,7 +115,7 @@ def _reports(text: str, problems: list[RowProblem], row: int) -> list[TestReport
         if not entry:
             continue
         parts = [p.strip() for p in entry.split("|")]
-        day = _date(parts[2]) if len(parts) == 3 else None
+        day = parse_date(parts[2]) if len(parts) == 3 else None
         if len(parts) != 3 or not parts[0] or not parts[1] or day is None:
             problems.append(
                 RowProblem(row, "test_reports", f"{entry[:60]!r} is not LAB_CODE|REPORT_NUMBER|YYYY-MM-DD")
@@ -135,7 +135,7 @@ def _row_input(values: dict[str, str], row: int, problems: list[RowProblem]) -> 
             problems.append(RowProblem(row, name, f"at most {limit} characters"))
     dates: dict[str, dt.date | None] = {}
     for name in ("issue_date", "expiry_date"):
-        dates[name] = _date(values.get(name, "")) if values.get(name) else None
+        dates[name] = parse_date(values.get(name, "")) if values.get(name) else None
         if values.get(name) and dates[name] is None:
             problems.append(RowProblem(row, name, f"{values[name][:20]!r} is not a date (YYYY-MM-DD)"))
     reports = _reports(values.get("test_reports", ""), problems, row)
@@ -212,7 +212,7 @@ def parse_upload(data: bytes) -> ParsedUpload:
                     RowProblem(number, None, f"the file has more than {MAX_BULK} rows; split it")
                 )
                 return result
-            values = {name: _clean_cell(cells[i]) if i < len(cells) else "" for i, name in enumerate(header)}
+            values = {name: clean_cell(cells[i]) if i < len(cells) else "" for i, name in enumerate(header)}
             result.data_rows += 1
             item = _row_input(values, number, result.problems)
             if item is not None:

@@ -1,6 +1,6 @@
 """Reading a bulk customs file: one declaration per row with the seal scanned for it.
 
-The file is read with the official-list importer's readers (``registry.importer``: UTF-8 or
+The file is read with the service's spreadsheet readers (``registry.spreadsheets``: UTF-8 or
 GB18030, CSV or XLSX, size guards, formula refusal), as the certificate upload does. A file that
 cannot be used (unreadable, an unknown or missing column, more than 10,000 rows, no rows) gives
 its problems and no row is checked; otherwise each row is checked or, when it is malformed,
@@ -16,8 +16,8 @@ from app.certificates.upload import RowProblem, grid, read_header
 from registry.customs import MAX_ITEMS
 from registry.errors import ImportRejected
 
-# The readers are the importer's own: same encodings, same guards against hostile workbooks.
-from registry.importer import _clean_cell
+# The readers every upload shares: same encodings, same guards against hostile workbooks.
+from registry.spreadsheets import clean_cell
 from verify.declaration import DECLARATION_FIELDS, Declaration
 
 SCANNED = "scanned"
@@ -86,7 +86,7 @@ def parse_bulk(data: bytes) -> ParsedBulk:
             if len(result.rows) == MAX_ITEMS:
                 problem = RowProblem(number, None, f"the file has more than {MAX_ITEMS} rows; split it")
                 return result.refuse([problem])
-            values = {name: _clean_cell(cells[i]) if i < len(cells) else "" for i, name in enumerate(header)}
+            values = {name: clean_cell(cells[i]) if i < len(cells) else "" for i, name in enumerate(header)}
             result.rows.append(_row(number, values, result.problems))
     except ImportRejected as error:
         found = [RowProblem(p.row, p.column, p.problem) for p in error.details.get("errors", [])]
