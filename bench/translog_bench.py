@@ -62,7 +62,8 @@ from bench.translog_proofs import (  # noqa: E402
     proof_benchmark,
 )
 from registry import migrate, translog  # noqa: E402
-from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization  # noqa: E402
+from registry.authorizations import AuthorizationInput, grant_authorization  # noqa: E402
+from registry.bodies import BodyInput, create_body  # noqa: E402
 from registry.certificates import (  # noqa: E402
     CertificateInput,
     PartyInput,

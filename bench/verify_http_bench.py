@@ -59,7 +59,8 @@ from sqlalchemy import select  # noqa: E402
 
 from bench.databases import DEFAULT_PG_URL, credit_code, postgres_database, sqlite_database  # noqa: E402
 from registry import keystore, migrate  # noqa: E402
-from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization  # noqa: E402
+from registry.authorizations import AuthorizationInput, grant_authorization  # noqa: E402
+from registry.bodies import BodyInput, create_body  # noqa: E402
 from registry.certificates import (  # noqa: E402
     CertificateInput,
     PartyInput,

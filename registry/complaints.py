@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.bodies import get_body, latest_effective_date, registry_today
+from registry.authorizations import latest_effective_date
+from registry.bodies import get_body, registry_today
 from registry.certificates import get_certificate
 from registry.complaint_input import (  # noqa: F401  (re-exported: the limits and inputs of complaints)
     MAX_ATTACHMENT_BYTES,

@@ -16,14 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.bodies import (
-    AuthorizationInput,
-    BodyInput,
-    change_body_status,
-    change_status,
-    create_body,
-    grant_authorization,
-)
+from registry.authorizations import AuthorizationInput, change_body_status, change_status, grant_authorization
+from registry.bodies import BodyInput, create_body
 from registry.identifiers import USCC_ALPHABET, uscc_check_character
 from registry.models import AuditEvent, Body, BodyKind
 from registry.reference import category_rows, provinces, sync_reference_data

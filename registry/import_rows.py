@@ -15,7 +15,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.bodies import KINDS, AuthorizationInput, BodyInput
+from registry.authorizations import AuthorizationInput
+from registry.bodies import KINDS, BodyInput
 from registry.errors import ImportRejected
 from registry.exports import COLUMNS
 from registry.identifiers import check_credit_code, normalize_identifier, uscc_check_character

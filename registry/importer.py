@@ -1,11 +1,11 @@
 """Import of the official list from CSV or XLSX: parse, validate, plan (the dry run), apply.
 
 The format is the export format, so an export can be edited and imported back: the sheet is read
-by ``registry.spreadsheets`` and its rows checked by ``registry.import_rows``; here ``dry_run``
+by ``registry.spreadsheets`` and its rows checked by ``registry.import_rows``. Here ``dry_run``
 parses, validates and plans without writing; ``apply`` makes the planned changes through
-``registry.bodies`` (one audit event per change) plus one ``registry:import`` event, inside a
-SAVEPOINT so that any failure leaves nothing behind. Problems carry an English message template
-and its values, so the Flask layer can translate them.
+``registry.bodies`` and ``registry.authorizations`` (one audit event per change) plus one
+``registry:import`` event, inside a SAVEPOINT so that any failure leaves nothing behind. Problems
+carry an English message template and its values, so the Flask layer can translate them.
 """
 
 from __future__ import annotations
@@ -21,20 +21,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from registry import audit
-from registry.bodies import (
+from registry.authorizations import (
     TRANSITIONS,
     AuthorizationInput,
-    BodyInput,
-    body_snapshot,
     change_status,
-    create_body,
     get_authorization,
     grant_authorization,
     latest_effective_date,
-    registry_today,
     update_authorization,
-    update_body,
 )
+from registry.bodies import BodyInput, body_snapshot, create_body, registry_today, update_body
 from registry.errors import ImportRejected, RegistryError
 from registry.import_rows import (
     IDENTIFIER_COLUMNS,

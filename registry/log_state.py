@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from registry import audit, keystore
-from registry.bodies import authorization_snapshot, body_snapshot
+from registry.authorizations import authorization_snapshot
+from registry.bodies import body_snapshot
 from registry.certificates import certificate_snapshot
 from registry.models import AuditEvent, Authorization, Body, Certificate, Seal, SigningKeyRecord
 from registry.seals import token_digest

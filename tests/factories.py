@@ -7,7 +7,8 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from registry.bodies import AuthorizationInput, BodyInput, create_body, grant_authorization
+from registry.authorizations import AuthorizationInput, grant_authorization
+from registry.bodies import BodyInput, create_body
 from registry.identifiers import USCC_ALPHABET, uscc_check_character
 from registry.models import Authorization, Body, User
 from registry.users import create_user

@@ -27,15 +27,8 @@ from app.database import get_session
 from app.filters import reference_choices
 from app.i18n import gettext, localized
 from app.templating import kind_label, status_label
-from registry.bodies import (
-    STORED_STATUSES,
-    TRANSITIONS,
-    BodyInput,
-    body_snapshot,
-    create_body,
-    get_body,
-    update_body,
-)
+from registry.authorizations import STORED_STATUSES, TRANSITIONS
+from registry.bodies import BodyInput, body_snapshot, create_body, get_body, update_body
 from registry.errors import RegistryError
 from registry.models import Body, BodyKind
 from registry.queries import authorization_status_on, body_status_on, load_bodies, text_matches

@@ -29,15 +29,15 @@ from app.admin.forms import (
 from app.database import get_session
 from app.i18n import gettext
 from app.templating import status_label
-from registry.bodies import (
+from registry.authorizations import (
     AuthorizationInput,
     change_body_status,
     change_status,
     get_authorization,
-    get_body,
     grant_authorization,
     update_authorization,
 )
+from registry.bodies import get_body
 from registry.errors import RegistryError
 from registry.models import Authorization
 

@@ -16,7 +16,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app import create_app
 from app.database import dispose as dispose_app
 from registry import migrate
-from registry.bodies import AuthorizationInput, BodyInput, change_status, create_body, grant_authorization
+from registry.authorizations import AuthorizationInput, change_status, grant_authorization
+from registry.bodies import BodyInput, create_body
 from registry.db import make_engine
 from registry.identifiers import uscc_check_character
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import users as users_service
-from registry.bodies import get_authorization, get_body
+from registry.authorizations import get_authorization
+from registry.bodies import get_body
 from registry.models import AuditEvent, Authorization, Body, User
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, grant, make_body, make_user

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.models import Body
 from registry.queries import body_status_on
 from tests.factories import grant, make_body

@@ -18,7 +18,8 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from app import create_app
-from registry.bodies import BodyInput, change_status, create_body
+from registry.authorizations import change_status
+from registry.bodies import BodyInput, create_body
 from tests.factories import credit_code, grant, make_body
 
 SECRET_ACTOR = "ops-account-7f3e"

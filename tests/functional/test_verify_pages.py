@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.escaping import escaped
 from registry import keystore, translog
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.certificates import PartyInput, change_certificate_status
 from registry.models import AuditEvent, Body
 from tests.factories import credit_code, grant, make_body

@@ -16,18 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.bodies import (
+from registry.authorizations import (
     AuthorizationInput,
-    BodyInput,
-    body_snapshot,
     change_body_status,
     change_status,
-    create_body,
-    get_body,
     grant_authorization,
     update_authorization,
-    update_body,
 )
+from registry.bodies import BodyInput, body_snapshot, create_body, get_body, update_body
 from registry.models import AuditEvent
 from registry.users import create_user
 from tests.factories import PASSWORD, grant, make_body

@@ -1,4 +1,4 @@
-"""Services that change bodies and scope lines (registry.bodies), without Flask."""
+"""Services that change bodies and scope lines (registry.bodies, registry.authorizations), without Flask."""
 
 from __future__ import annotations
 
@@ -11,19 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.bodies import (
+from registry.authorizations import (
     TRANSITIONS,
     AuthorizationInput,
-    BodyInput,
-    body_snapshot,
     change_body_status,
     change_status,
-    create_body,
-    get_body,
     grant_authorization,
     update_authorization,
-    update_body,
 )
+from registry.bodies import BodyInput, body_snapshot, create_body, get_body, update_body
 from registry.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from registry.models import AuditEvent, Authorization, Body, Organization
 from tests.factories import credit_code, grant, make_body

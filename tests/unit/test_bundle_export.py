@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import keystore
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.bundle_export import build_trust_bundle, bundle_sequence, root_public_jwks
 from registry.certificates import change_certificate_status
 from registry.models import AuditEvent

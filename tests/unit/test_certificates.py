@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.certificates import (
     MAX_BULK,
     CertificateInput,

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from registry import customs
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.certificates import change_certificate_status
 from registry.customs import CustomsResult, check_declarations, declaration_record, hs_table
 from registry.errors import InvalidInput

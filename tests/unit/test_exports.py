@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from registry import exports
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.exports import COLUMNS, FORMATS, rows
 from registry.models import Body
 from registry.queries import load_bodies

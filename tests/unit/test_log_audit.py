@@ -11,7 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from registry import keystore, log_audit, translog
-from registry.bodies import BodyInput, change_status, update_body
+from registry.authorizations import change_status
+from registry.bodies import BodyInput, update_body
 from registry.certificates import PartyInput, change_certificate_status
 from registry.demo import load_demo
 from registry.demo_certificates import load_demo_certificates

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from registry.bodies import TRANSITIONS, change_status
+from registry.authorizations import TRANSITIONS, change_status
 from registry.models import Authorization, Body
 from registry.queries import (
     STATUSES,

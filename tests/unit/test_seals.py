@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from registry import keystore, seals, verification
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
 from registry.db import make_engine

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from registry.bodies import change_status
+from registry.authorizations import change_status
 from registry.certificates import (
     CertificateInput,
     PartyInput,
