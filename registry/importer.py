@@ -110,6 +110,7 @@ class ImportPlan:
     bodies_withdrawn: list[BodyPlan] = field(default_factory=list)
     lines: list[LinePlan] = field(default_factory=list)
     errors: list[ImportProblem] = field(default_factory=list)
+    warnings: list[ImportProblem] = field(default_factory=list)  # nothing to stop the import
 
     @property
     def has_changes(self) -> bool:
@@ -226,24 +227,34 @@ def _plan_line(
 
 
 def _withdraw_absent(result: ImportPlan, body: Body, lines: Iterable[Authorization], today: dt.date) -> int:
-    """Plan the withdrawal of ``body``'s live lines that the file does not list; return how many."""
+    """Plan the withdrawal of ``body``'s live lines that the file does not list; return how many.
+
+    A line that has not started yet is kept, with a warning: the official list, like the
+    registry's own export, lists what is in force today, so its absence says nothing about a
+    grant scheduled ahead (withdrawing it is the admin pages' job).
+    """
     count = 0
     for line in lines:
         if line.status not in LIVE:
             continue
+        if line.valid_from > today:
+            where = {"body": body.code, "category": line.category, "day": line.valid_from}
+            kept = ImportProblem(
+                None, None, "body {body}: the {category} line starts on {day}, not listed in the file: kept",
+                where,
+            )
+            result.warnings.append(kept)
+            continue
         count += 1
         result.lines.append(LinePlan(body.code, line.jurisdiction, line.scheme, line.category, None, line.id,
                                      None, status_from=line.status, status_steps=["withdrawn"], absent=True))
-        if line.periods[-1].effective_from > latest_effective_date(today):
-            where = {"body": body.code, "category": line.category, "day": line.periods[-1].effective_from}
-            result.errors.append(ImportProblem(None, None, "body {body}: the {category} line the file drops "
-                                               "starts on {day}, too far ahead to withdraw now", where))
     return count
 
 
 def plan(session: Session, rows: list[ImportRow], now: dt.datetime, *, sha256: str = "",
          filename: str = "") -> ImportPlan:
-    """Compare validated rows with the database. Bodies and lines not in the file are withdrawn.
+    """Compare validated rows with the database. Bodies and lines not in the file are withdrawn,
+    except lines that have not started yet (kept, with a warning).
 
     Nothing is written. ``errors`` lists what only the database reveals (a kind change, an
     identifier held by another body, a valid_from after a status change).
@@ -404,7 +415,8 @@ def dry_run(session: Session, data: bytes, filename: str, now: dt.datetime) -> I
     if checked.errors:
         return ImportReport(filename, digest, source.format, checked.errors, checked.warnings)
     planned = plan(session, checked.rows, now, sha256=digest, filename=filename)
-    return ImportReport(filename, digest, source.format, planned.errors, checked.warnings, planned)
+    warnings = checked.warnings + planned.warnings
+    return ImportReport(filename, digest, source.format, planned.errors, warnings, planned)
 
 
 def import_file(

@@ -137,8 +137,8 @@ ZH: dict[str, str] = {
         "{value} 是机构 {other} 的编号，而文件中没有该机构",
     "a body's kind cannot change ({old} to {new}); withdraw it and add a new body":
         "机构类型不能更改（{old} 改为 {new}），请撤销后新增机构",
-    "body {body}: the {category} line the file drops starts on {day}, too far ahead to withdraw now":
-        "机构 {body}：文件中删去的 {category} 授权范围自 {day} 起才开始，时间太远，现在无法撤销",
+    "body {body}: the {category} line starts on {day}, not listed in the file: kept":
+        "机构 {body}：{category} 授权范围自 {day} 起才生效，文件未列出，予以保留",
     "a reason is required": "必须填写原因",
     "the import was rolled back: {detail}": "导入已回滚：{detail}",
 }

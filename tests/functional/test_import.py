@@ -187,3 +187,18 @@ def test_cli_dry_run_and_apply(runner: Any, session: Session, tmp_path: Path) ->
     bad.write_bytes(to_csv([line("IMP-9", valid_from="someday")]))
     result = runner.invoke(args=["registry", "import", str(bad), "--apply"])
     assert result.exit_code == 1 and "row 2, valid_from" in result.output
+
+
+def test_the_report_warns_of_a_scheduled_line_the_file_leaves_out(
+    client: FlaskClient, session: Session, now: dt.datetime
+) -> None:
+    sign_in(client, session, now)
+    body = make_body(session, now, code="IMP-LATER")
+    grant(session, now, body, valid_from=now.date() + dt.timedelta(days=10))
+    session.commit()
+    response = upload(client, to_csv(first_version()))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    warnings = html[html.index('id="import-warnings"') :]
+    assert "body IMP-LATER: the mask line starts on" in warnings and "not listed in the file: kept" in warnings
+    assert 'data-code="IMP-LATER"' not in html, "not among the bodies withdrawn"

@@ -366,6 +366,28 @@ def test_an_export_imports_back_without_changes(session: Session, now: dt.dateti
     assert expired.status == "active"
 
 
+def test_an_export_imports_back_keeping_lines_that_have_not_started(session: Session, now: dt.datetime) -> None:
+    """The export lists what is in force on its day: a grant scheduled ahead is not in it, and
+    importing the export back must not withdraw it (nor the body whose only line it is)."""
+    day = now.date()
+    listed = make_body(session, now)
+    grant(session, now, listed)
+    later = grant(session, now, listed, category="ventilator", valid_from=day + dt.timedelta(days=30))
+    scheduled_only = make_body(session, now)
+    far = grant(session, now, scheduled_only, valid_from=day + dt.timedelta(days=800), valid_until=None)
+    bodies = load_bodies(session, [listed.id, scheduled_only.id])
+    assert {(r["body_code"], r["category"]) for r in exports.rows(bodies, day)} == {(listed.code, "mask")}
+    report = run(session, exports.render("csv", bodies, day), now, "export.csv")
+    assert report.applicable, report.errors
+    assert report.plan is not None and not report.plan.has_changes and not report.plan.bodies_withdrawn
+    assert {(p.values["body"], p.values["category"]) for p in report.warnings} == {
+        (listed.code, "ventilator"), (scheduled_only.code, "mask"),
+    }
+    assert all("not listed in the file: kept" in p.problem for p in report.warnings)
+    assert apply(session, report.plan, actor="importer", now=now, reason="round trip")["lines_withdrawn"] == 0
+    assert (later.status, far.status) == ("active", "active")
+
+
 def test_database_only_problems_are_plan_errors(session: Session, now: dt.datetime) -> None:
     held = make_body(session, now, identifiers={"eu_nb": "0123"})
     grant(session, now, held)
