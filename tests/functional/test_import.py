@@ -200,5 +200,6 @@ def test_the_report_warns_of_a_scheduled_line_the_file_leaves_out(
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     warnings = html[html.index('id="import-warnings"') :]
-    assert "body IMP-LATER: the mask line starts on" in warnings and "not listed in the file: kept" in warnings
+    assert "body IMP-LATER: the mask line starts on" in warnings
+    assert "not listed in the file: kept" in warnings
     assert 'data-code="IMP-LATER"' not in html, "not among the bodies withdrawn"

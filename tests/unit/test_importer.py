@@ -366,7 +366,7 @@ def test_an_export_imports_back_without_changes(session: Session, now: dt.dateti
     assert expired.status == "active"
 
 
-def test_an_export_imports_back_keeping_lines_that_have_not_started(session: Session, now: dt.datetime) -> None:
+def test_an_export_imports_back_keeping_scheduled_lines(session: Session, now: dt.datetime) -> None:
     """The export lists what is in force on its day: a grant scheduled ahead is not in it, and
     importing the export back must not withdraw it (nor the body whose only line it is)."""
     day = now.date()
