@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import pytest
 from flask import Flask
 
@@ -43,3 +46,31 @@ def test_without_the_limit_the_same_requests_pass(app_config: dict[str, object])
     # The control: the default test config turns the limiter off, so the 429 above is the limit's doing.
     client = create_app(app_config).test_client()
     assert [client.get("/bodies").status_code for _ in range(5)] == [200] * 5
+
+
+def test_workers_sharing_redis_share_the_limit(app_config: dict[str, object]) -> None:
+    """Deployed with several gunicorn workers, the limit must count across them: with the Redis
+    storage a client cannot get LIMIT requests from each worker (memory:// counts per process)."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url}: {exc}")
+    prefix = f"test-{secrets.token_hex(8)}"  # this run's counters only
+    config = app_config | {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_PUBLIC": LIMIT,
+        "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_KEY_PREFIX": prefix,
+    }
+    first, second = create_app(config).test_client(), create_app(config).test_client()
+    try:
+        assert [first.get("/api/v1/bodies").status_code for _ in range(2)] == [200, 200]
+        assert second.get("/api/v1/bodies").status_code == 200
+        assert second.get("/api/v1/bodies").status_code == 429  # the 4th, though only the 2nd here
+        assert first.get("/api/v1/bodies").status_code == 429
+    finally:
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(f"*{prefix}*"):
+            client.delete(key)
