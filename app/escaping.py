@@ -21,9 +21,12 @@ def escaped(value: Any) -> Any:
     MarkupSafe's ``escape`` wraps every result in a ``Markup``, whose constructor costs several
     times the escaping itself (it asks a ``str`` for ``__html__`` and catches the error).
     """
-    if value is None or isinstance(value, (bool, int, Markup)):
+    if type(value) is str:  # most values: checked first, without the general tests below
+        text = value
+    elif value is None or isinstance(value, (bool, int, Markup)):
         return value
-    text = str(value)
+    else:
+        text = str(value)
     if _SPECIAL.search(text) is None:  # most values: a name, a date, a code
         return text
     return (

@@ -108,9 +108,22 @@ def language_url(lang: str) -> str:
     return request.path + "?" + urlencode(args, doseq=True)
 
 
+def language_urls() -> dict[str, str]:
+    """:func:`language_url` for every language, reading the request once (the seal page)."""
+    if not request.args:
+        path = request.path
+        return {lang: f"{path}?lang={lang}" for lang in LANGUAGES}
+    return {lang: language_url(lang) for lang in LANGUAGES}
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(_=gettext, localized=localized, language_url=language_url,
-                                 current_language=current_language, LANGUAGES=LANGUAGES)
+    app.jinja_env.globals.update(
+        _=gettext,
+        localized=localized,
+        language_url=language_url,
+        current_language=current_language,
+        LANGUAGES=LANGUAGES,
+    )
 
     @app.context_processor
     def bound_gettext() -> dict[str, Any]:

@@ -11,6 +11,7 @@ at once (the tests use it). After each write the misuse alert rules run over the
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import logging
 import os
 import threading
@@ -124,15 +125,17 @@ def log_verification(
     port: str = "",
     declaration: dict[str, object] | None = None,
     declaration_outcome: str | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
-    """Record one verification of the current request in the scan log."""
+    """Record one verification of the current request in the scan log (at ``now``, the time of
+    the verification, by default the clock's)."""
     secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
     scan_log().add(
         scan_record(
             result,
             scanned,
             channel=channel,
-            now=clock.now(),
+            now=clock.now() if now is None else now,
             port=port,
             client=client_hash(secret, request.remote_addr),
             declaration=declaration,

@@ -58,6 +58,13 @@ def client_hash(secret: bytes, address: str | None) -> str | None:
     """Keyed SHA-256 of a client address (None without one); the key is derived from ``secret``."""
     if not address:
         return None
+    return _client_hash(secret, address)
+
+
+# The same scanners come back (a customs post, a phone): an HMAC through OpenSSL costs several
+# times a cache lookup, on every scan.
+@functools.lru_cache(maxsize=4096)
+def _client_hash(secret: bytes, address: str) -> str:
     return hmac.digest(_client_key(secret), address.encode("utf-8", "replace"), "sha256").hex()
 
 

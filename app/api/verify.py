@@ -109,7 +109,7 @@ def _batch_answers(
     if plain:
         verdicts = verify_many(session, [entries[i][0] for i in plain], now=now, grace_days=grace_days())
     for index, result in zip(plain, verdicts, strict=True):
-        log_verification(result, entries[index][0], channel=ScanChannel.API)
+        log_verification(result, entries[index][0], channel=ScanChannel.API, now=now)
         answers[index] = verdict_view(result, today, checked_at)
     checked: list[CustomsResult] = []
     if declared:
@@ -159,7 +159,7 @@ def verify_seals() -> Response:
         answer = _customs_answer(checked, today, checked_at)
     else:  # the commonest request: one lookup, on the thread's pinned connection
         result = verify_scanned(get_lookup_reader(), scanned, now=now, grace_days=grace_days())
-        log_verification(result, scanned, channel=ScanChannel.API)
+        log_verification(result, scanned, channel=ScanChannel.API, now=now)
         # Already JSON-ready (VerdictSchema documents it; the tests check the answers against it).
         answer = verdict_view(result, today, checked_at)
     if item["log_proof"] and answer["log"] is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
+from jinja2 import Template
 from markupsafe import Markup
 
 from app import clock
@@ -28,15 +29,15 @@ from app.i18n import (
     TRANSLATORS,
     current_language,
     escaping_translated_environment,
-    language_url,
-    localized,
+    language_urls,
     translated_environment,
 )
 from app.scanlog import log_verification
-from app.templating import category_name, jurisdiction_name
+from registry.db import Reader
 from registry.keystore import public_jwks, root_public_jwks
 from registry.oversight_models import ScanChannel
-from registry.verification import VerificationResult, VerifiedCertificate, verify_scanned
+from registry.reference import reference_snapshot
+from registry.verification import Party, VerificationResult, VerifiedCertificate, verify_scanned
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
 JWKS_MAX_AGE = 300
@@ -81,9 +82,7 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     places values (a call from a template costs several times the same call from Python); its
     fixed texts are translated when it is compiled (one compiled page per language).
     """
-    template = escaping_translated_environment(current_app, language).get_template(  # type: ignore[arg-type]
-        "certificates/verify.html"
-    )
+    template = _verdict_template(language)
     # Compiled without autoescaping: every value is escaped here, once, as autoescaping would
     # have (app.escaping). Shared: the page uses no global (url_for and the like are worked out
     # above), and copying the app's globals into every render's context would cost more than
@@ -97,6 +96,17 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     except Exception:
         environment.handle_exception()  # re-raised with the template's own lines in the traceback
         raise
+
+
+def _verdict_template(language: str) -> Template:
+    """The seal page compiled for ``language``, kept per app (a Jinja cache lookup per scan is
+    more than the page's own lookups of it)."""
+    templates: dict[str, Template] = current_app.extensions.setdefault("verify_templates", {})
+    found = templates.get(language)
+    if found is None or found.environment.auto_reload:  # a debug app reloads an edited page
+        environment = escaping_translated_environment(current_app, language)  # type: ignore[arg-type]
+        found = templates[language] = environment.get_template("certificates/verify.html")
+    return found
 
 
 def _style(language: str) -> Markup:
@@ -121,15 +131,42 @@ def _home_url() -> str:
     return found
 
 
+MAX_BODY_URLS = 10_000  # body codes come from the registry, not the request: a guard, not a limit
+
+
+def _body_url(code: str) -> str:
+    """The public page of body ``code``, built once per body and script root (building a URL
+    costs more than the rest of the certificate's lines)."""
+    urls: dict[tuple[str, str], str] = current_app.extensions.setdefault("verify_body_urls", {})
+    key = (request.script_root, code)
+    found = urls.get(key)
+    if found is None:
+        if len(urls) >= MAX_BODY_URLS:
+            urls.clear()
+        found = urls[key] = url_for("public.body", code=code)
+    return found
+
+
 MARKS = {"ok": "✔", "warning": "!", "invalid": "✖"}
+# The verdict must be fresh on every scan (a revocation counts from the next request), and a
+# token page is nothing a search engine should keep.
+VERDICT_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Robots-Tag", "noindex"),
+    ("Referrer-Policy", "no-referrer"),
+)
 
 
-def _page_context(result: VerificationResult, language: str, now: dt.datetime) -> dict[str, Any]:
+def _page_context(
+    result: VerificationResult, language: str, now: dt.datetime, reader: Reader
+) -> dict[str, Any]:
     """What the seal page shows for ``result``, every text in ``language``: plain values, so the
-    template only places them (each attribute looked up from a template is a call)."""
+    template only places them (each attribute looked up from a template is a call). ``reader``
+    is the request's lookup reader (the names of categories and jurisdictions)."""
     zh = language == "zh"
     translate = TRANSLATORS[language]
     words = headline(result)
+    switch = language_urls()
     context: dict[str, Any] = {
         "zh": zh,
         "html_lang": "zh-CN" if zh else "en",
@@ -146,8 +183,8 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
             N_("Checked by the registry at {time}."), time=checked_label(now.astimezone(REGISTRY_TIMEZONE))
         ),
         "home_url": _home_url(),
-        "zh_url": language_url("zh"),  # the switch, as on every page of the site
-        "en_url": language_url("en"),
+        "zh_url": switch["zh"],  # the switch, as on every page of the site
+        "en_url": switch["en"],
         "certificate": result.certificate is not None,
         "claims": result.claims is not None,
         "report_url": None,
@@ -155,11 +192,12 @@ def _page_context(result: VerificationResult, language: str, now: dt.datetime) -
     context["long"] = len(context["first"]) > 9  # the big word in a smaller size
     claims = result.claims
     if claims is not None:
+        names = reference_snapshot(reader).names
         context.update(
             number=claims.certificate_number,
             body_code=claims.body_code,
-            category_name=category_name(claims.category, language),
-            jurisdiction_name=jurisdiction_name(claims.jurisdiction, language),
+            category_name=names("categories", language).get(claims.category, claims.category),
+            jurisdiction_name=names("jurisdictions", language).get(claims.jurisdiction, claims.jurisdiction),
             issue_date=claims.issue_date.isoformat(),
             expiry_date=claims.expiry_date.isoformat(),
         )
@@ -189,11 +227,11 @@ def _certificate_context(
         "body_code": body.code,
         "status_today": status_today,
         "status_label": certificate_status_label(status_today, translate),
-        "body_url": url_for("public.body", code=body.code),
-        "body_name": localized(body, language=language),
-        "holder_name": localized(holder, language=language),
+        "body_url": _body_url(body.code),
+        "body_name": _name(body, language),
+        "holder_name": _name(holder, language),
         "holder_code": holder.credit_code,
-        "manufacturer_name": localized(maker, language=language),
+        "manufacturer_name": _name(maker, language),
         "manufacturer_code": maker.credit_code,
         "product": certificate.product_name,
         "models": certificate.models,
@@ -208,6 +246,13 @@ def _certificate_context(
     }
 
 
+def _name(party: Party, language: str) -> str:
+    """``party``'s name in ``language``, else in the other (``app.i18n.localized`` for a Party)."""
+    if language == "zh":
+        return party.name_zh or party.name_en
+    return party.name_en or party.name_zh
+
+
 def _verdict_page(token: str) -> Response:
     now = clock.now()
     # One lookup on the thread's pinned connection, outside a transaction.
@@ -215,15 +260,10 @@ def _verdict_page(token: str) -> Response:
     # A trailing slash is what a browser or a person adds, never part of a token.
     scanned = token.rstrip("/")
     result = verify_scanned(reader, scanned, now=now, grace_days=grace_days())
-    log_verification(result, scanned, channel=ScanChannel.PAGE)
+    log_verification(result, scanned, channel=ScanChannel.PAGE, now=now)
     language = current_language()
-    response = Response(_render_verdict(language, _page_context(result, language, now)), mimetype="text/html")
-    # The verdict must be fresh on every scan (a revocation counts from the next request), and a
-    # token page is nothing a search engine should keep.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    html = _render_verdict(language, _page_context(result, language, now, reader))
+    return Response(html, headers=VERDICT_HEADERS, mimetype="text/html")
 
 
 @verify_bp.get("/V/<path:token>")
@@ -261,5 +301,5 @@ def trust_root() -> Response:
 
 
 def checked_label(moment: dt.datetime) -> str:
-    """``2026-06-15 18:00 (UTC+8)`` for the page footer."""
-    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+    """``2026-06-15 18:00 (UTC+8)`` for the page footer (``moment`` in the registry's zone)."""
+    return moment.isoformat(" ", "minutes")[:16] + " (UTC+8)"  # strftime costs several times more
