@@ -8,15 +8,11 @@ import enum
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
-    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -43,13 +39,6 @@ class AuthorizationStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     # Never stored: follows from valid_until, see registry.queries.
     EXPIRED = "expired"
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    BODY_OPERATOR = "body_operator"
-    CUSTOMS = "customs"
-    AUDITOR = "auditor"
 
 
 class Jurisdiction(Base):
@@ -253,18 +242,6 @@ class BodyTimeline(Base):
     ends: Mapped[dt.date | None] = mapped_column(Date)
 
 
-class User(Base):
-    __tablename__ = "app_user"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(24))
-    body_id: Mapped[int | None] = mapped_column(ForeignKey("body.id"))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
 class AuditEvent(Base):
     """An immutable record of one change. ``canonical`` holds the bytes a transparency log hashes.
 
@@ -374,74 +351,6 @@ class CertificateStatusChange(Base):
     certificate: Mapped[Certificate] = relationship(back_populates="status_changes")
 
 
-class ApiToken(Base):
-    """A body's API token. Only a SHA-256 of the secret is stored; the secret is shown once.
-
-    SHA-256 (not argon2) is right here: the secret is 256 random bits, so there is nothing to
-    brute-force, and the lookup must be one indexed equality on every API call.
-    """
-
-    __tablename__ = "api_token"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    body_id: Mapped[int] = mapped_column(ForeignKey("body.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    prefix: Mapped[str] = mapped_column(String(16))
-    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    created_by: Mapped[str] = mapped_column(String(100))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-    body: Mapped[Body] = relationship(lazy="joined", innerjoin=True)
-
-
-class KeyState(enum.StrEnum):
-    ACTIVE = "active"
-    RETIRED = "retired"
-    REVOKED = "revoked"
-
-
-class SigningKeyRecord(Base):
-    """A signing key: ``purpose`` is "seal" (certificate seals) or "root" (trust bundles).
-
-    The private key is PKCS#8 PEM encrypted with a machine-generated passphrase kept outside
-    the database (environment or secret file); the table never holds a usable private key.
-    """
-
-    __tablename__ = "signing_key"
-    __table_args__ = (
-        # At most one active key per purpose, even with two `keys generate` racing.
-        Index(
-            "uq_signing_key_one_active", "purpose", unique=True,
-            sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kid: Mapped[str] = mapped_column(String(16), unique=True)
-    purpose: Mapped[str] = mapped_column(String(8), index=True)
-    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
-    encrypted_private_key: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    verify_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_reason: Mapped[str] = mapped_column(Text, default="")
-
-
-class KeyRingStamp(Base):
-    """One row whose ``stamp`` a database trigger replaces on any change to ``signing_key``
-    (migration 0006): a cached key ring is good while the stamp it was read with is current."""
-
-    __tablename__ = "key_ring_stamp"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    stamp: Mapped[str] = mapped_column(String(32))
-
-
 class Seal(Base):
     """A signed seal issued for a certificate (a certificate may get several over time)."""
 
@@ -457,55 +366,10 @@ class Seal(Base):
     certificate: Mapped[Certificate] = relationship()
 
 
-# --- the transparency log (registry.translog) -------------------------------------------------------
-
-
-class LogHead(Base):
-    """The log's size and frontier (hashes of the perfect subtrees on its right edge, largest
-    first), one row. Appenders update it first: its row lock orders concurrent writers, so leaf
-    indexes are contiguous, and a rolled-back append gives its index back."""
-
-    __tablename__ = "log_head"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    frontier: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class LogNode(Base):
-    """A complete (perfect) subtree of the log: level 0 are the leaves, one per audit event.
-
-    Stored once, by the append that completed it, so an inclusion or consistency proof reads
-    O(log n) rows. Immutable: triggers refuse UPDATE and DELETE (migration 0007).
-    """
-
-    __tablename__ = "log_node"
-
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    hash: Mapped[bytes] = mapped_column(LargeBinary)
-    # The audit event a leaf (level 0) logs; None above the leaves.
-    audit_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_event.id"), unique=True)
-
-
-class LogCheckpoint(Base):
-    """A signed checkpoint (C2SP tlog-checkpoint in a signed note) of the log at ``size``."""
-
-    __tablename__ = "log_checkpoint"
-    # One per size and log key: after a key rotation the same size is signed again.
-    __table_args__ = (UniqueConstraint("size", "kid", name="uq_log_checkpoint_size"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
-    kid: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-# The oversight tables live in their own module; importing it here makes them part of the one
-# metadata (migrations are compared against it) wherever registry.models is imported.
+# The accounts, the trust tables and the oversight tables live in modules of their own; importing
+# them here makes them part of the one metadata (migrations are compared against it) wherever
+# registry.models is imported, and keeps ``from registry.models import ...`` working for them.
+from registry.account_models import ApiToken, Role, User  # noqa: E402,F401
 from registry.oversight_models import (  # noqa: E402,F401
     AlertKind,
     AlertStatus,
@@ -519,4 +383,12 @@ from registry.oversight_models import (  # noqa: E402,F401
     MisuseAlert,
     ScanChannel,
     ScanEvent,
+)
+from registry.trust_models import (  # noqa: E402,F401
+    KeyRingStamp,
+    KeyState,
+    LogCheckpoint,
+    LogHead,
+    LogNode,
+    SigningKeyRecord,
 )
