@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-_SPECIAL = re.compile("[&<>'\"]")
+SPECIAL = re.compile("[&<>'\"]")
 
 
 def escaped(value: Any) -> Any:
@@ -27,7 +27,7 @@ def escaped(value: Any) -> Any:
         return value
     else:
         text = str(value)
-    if _SPECIAL.search(text) is None:  # most values: a name, a date, a code
+    if SPECIAL.search(text) is None:  # most values: a name, a date, a code
         return text
     return (
         text.replace("&", "&amp;")

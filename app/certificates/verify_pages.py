@@ -9,6 +9,7 @@ garbage is FORGED, never a 404 or a 500, because a person holding a fake product
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from app.i18n import (
     language_urls,
     translated_environment,
 )
+from app.page_plans import PagePlans, UnplannableTemplate
 from app.scanlog import log_verification
 from registry.db import Reader
 from registry.keystore import public_jwks, root_public_jwks
@@ -41,6 +43,8 @@ from registry.verification import Party, VerificationResult, VerifiedCertificate
 from verify.verdict import REGISTRY_TIMEZONE, registry_today
 
 JWKS_MAX_AGE = 300
+VERDICT_TEMPLATE = "certificates/verify.html"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,30 +86,42 @@ def _render_verdict(language: str, context: dict[str, Any]) -> str:
     places values (a call from a template costs several times the same call from Python); its
     fixed texts are translated when it is compiled (one compiled page per language).
     """
-    template = _verdict_template(language)
-    # Compiled without autoescaping: every value is escaped here, once, as autoescaping would
-    # have (app.escaping). Shared: the page uses no global (url_for and the like are worked out
-    # above), and copying the app's globals into every render's context would cost more than
-    # most of the page. No ``_`` either: every text is translated when the page is compiled, and
-    # a call left in it would fail here rather than print a text unescaped.
-    values = {name: escaped(value) for name, value in context.items()}
+    template, plans = _verdict_renderer(language)
     environment = template.environment
-    values["style"] = _style(language)
     try:
+        if plans is not None:  # the fixed text worked out once per shape of the page
+            return plans.render(context)
+        # Compiled without autoescaping: every value is escaped here, once, as autoescaping
+        # would have (app.escaping). Shared: the page uses no global (url_for and the like are
+        # worked out above), and copying the app's globals into every render's context would
+        # cost more than most of the page. No ``_`` either: every text is translated when the
+        # page is compiled, and a call left in it would fail here rather than print a text
+        # unescaped.
+        values = {name: escaped(value) for name, value in context.items()}
+        values["style"] = _style(language)
         return environment.concat(template.root_render_func(template.new_context(values, shared=True)))  # type: ignore[attr-defined]
     except Exception:
         environment.handle_exception()  # re-raised with the template's own lines in the traceback
         raise
 
 
-def _verdict_template(language: str) -> Template:
-    """The seal page compiled for ``language``, kept per app (a Jinja cache lookup per scan is
-    more than the page's own lookups of it)."""
-    templates: dict[str, Template] = current_app.extensions.setdefault("verify_templates", {})
-    found = templates.get(language)
-    if found is None or found.environment.auto_reload:  # a debug app reloads an edited page
+def _verdict_renderer(language: str) -> tuple[Template, PagePlans | None]:
+    """The seal page compiled for ``language`` and its plans (``app.page_plans``, with the style
+    sheet as a constant; None if the template cannot be planned: Jinja renders it then), kept
+    per app: a Jinja cache lookup per scan is more than the page's own lookups of it."""
+    pages: dict[str, tuple[Template, PagePlans | None]]
+    pages = current_app.extensions.setdefault("verify_pages", {})
+    found = pages.get(language)
+    if found is None or found[0].environment.auto_reload:  # a debug app reloads an edited page
         environment = escaping_translated_environment(current_app, language)  # type: ignore[arg-type]
-        found = templates[language] = environment.get_template("certificates/verify.html")
+        template = environment.get_template(VERDICT_TEMPLATE)
+        if found is None or found[0] is not template:
+            try:
+                plans: PagePlans | None = PagePlans(template, {"style": _style(language)})
+            except UnplannableTemplate as exc:
+                log.warning("%s is rendered by Jinja on every scan: %s", VERDICT_TEMPLATE, exc)
+                plans = None
+            found = pages[language] = (template, plans)
     return found
 
 
@@ -239,7 +255,7 @@ def _certificate_context(
         "standards": certificate.standards,
         "issue_date": certificate.issue_date.isoformat(),
         "expiry_date": certificate.expiry_date.isoformat(),
-        "log_index": log_index,
+        "log_index": None if log_index is None else str(log_index),  # texts only: app.page_plans
         "log_entry": (
             translate(N_("Latest change: entry #{index}"), index=log_index) if log_index is not None else None
         ),
