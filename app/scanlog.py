@@ -43,8 +43,10 @@ class ScanLog:
         batch: int,
         interval: float,
         context: Callable[[], AbstractContextManager[object]] = nullcontext,
+        client_secret: bytes = b"",
     ) -> None:
         self._factory = session_factory
+        self.client_secret = client_secret  # the key of client address hashes (the app's secret)
         # The app context the writes run in (the flusher thread has none of its own): the
         # checkpoint hook (app.signing) needs it to sign after an alert grew the log.
         self._context = context
@@ -129,15 +131,15 @@ def log_verification(
 ) -> None:
     """Record one verification of the current request in the scan log (at ``now``, the time of
     the verification, by default the clock's)."""
-    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    scan_log().add(
+    found = scan_log()
+    found.add(
         scan_record(
             result,
             scanned,
             channel=channel,
             now=clock.now() if now is None else now,
             port=port,
-            client=client_hash(secret, request.remote_addr),
+            client=client_hash(found.client_secret, request.remote_addr),
             declaration=declaration,
             declaration_outcome=declaration_outcome,
         )
@@ -147,6 +149,9 @@ def log_verification(
 def init_app(app: object, session_factory: Callable[[], Session], *, batch: int, interval: float) -> ScanLog:
     """Create the app's scan log (``app.extensions["scan_log"]``)."""
     flask_app: Flask = app  # type: ignore[assignment]
-    found = ScanLog(session_factory, batch=batch, interval=interval, context=flask_app.app_context)
+    secret = str(flask_app.config["SECRET_KEY"]).encode("utf-8")
+    found = ScanLog(
+        session_factory, batch=batch, interval=interval, context=flask_app.app_context, client_secret=secret
+    )
     flask_app.extensions[EXTENSION] = found
     return found

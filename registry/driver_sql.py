@@ -130,12 +130,15 @@ class _InsertPlan:
     sql: str
     order: tuple[int, ...] | None  # positional paramstyles: the row's values in the SQL's order
     processors: tuple[Processor | None, ...]  # one per column, in the given order
+    # What each column's processor makes of None (JSON's "null"; None for most), worked out once:
+    # the scan log writes None in most of its columns, on every row.
+    nones: tuple[Any, ...]
 
     def values(self, row: Sequence[Any]) -> list[Any]:
         """``row``'s values as the driver takes them (each through its column's bind processor)."""
         return [
-            value if process is None else process(value)
-            for process, value in zip(self.processors, row, strict=True)
+            none if value is None else value if process is None else process(value)
+            for process, none, value in zip(self.processors, self.nones, row, strict=True)
         ]
 
     def parameters(self, columns: Sequence[str], row: Sequence[Any]) -> Sequence[Any] | dict[str, Any]:
@@ -167,14 +170,11 @@ class DriverInsert:
             order = None
             if compiled.positional:  # the table's column order, not ours
                 order = tuple(self.columns.index(name) for name in compiled.positiontup or ())
-            plan = _InsertPlan(
-                sql=compiled.string,
-                order=order,
-                processors=tuple(
-                    self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-                    for name in self.columns
-                ),
+            processors = tuple(
+                self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.columns
             )
+            nones = tuple(None if process is None else process(None) for process in processors)
+            plan = _InsertPlan(sql=compiled.string, order=order, processors=processors, nones=nones)
             self._plans[(dialect.name, dialect.driver)] = plan
         return plan
 

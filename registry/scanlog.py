@@ -17,9 +17,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -33,9 +31,11 @@ from verify.claims import decode_claims
 from verify.errors import SealError
 
 
-@dataclass(frozen=True)
-class ScanRecord:
-    """One verification as the scan log keeps it (the columns of ``scan_event``)."""
+class ScanRecord(NamedTuple):
+    """One verification as the scan log keeps it: the columns of ``scan_event``, in its order.
+
+    A named tuple, not a frozen dataclass: one is built on every scan, and a tuple is already
+    the row the driver writes (a frozen dataclass sets each field through object.__setattr__)."""
 
     scanned_at: dt.datetime
     channel: str
@@ -50,7 +50,7 @@ class ScanRecord:
     exporter_credit_code: str | None = None
     declared_hs_code: str | None = None
     declaration_outcome: str | None = None
-    declaration: dict[str, Any] | None = field(default=None)
+    declaration: dict[str, Any] | None = None
     client_hash: str | None = None
 
 
@@ -129,12 +129,11 @@ def scan_record(
     )
 
 
-_COLUMNS = tuple(item.name for item in fields(ScanRecord))  # every column but the id
-_VALUES = attrgetter(*_COLUMNS)
+_COLUMNS = ScanRecord._fields  # every column but the id
 # Every scan is written: through the driver's executemany (registry.driver_sql), not Core.
 _INSERT = DriverInsert(ScanEvent.__table__, _COLUMNS)  # type: ignore[arg-type]
 
 
 def write_scans(session: Session, records: Sequence[ScanRecord]) -> None:
     """Insert ``records`` in one executemany (the caller commits)."""
-    _INSERT.insert(session, [_VALUES(record) for record in records])
+    _INSERT.insert(session, records)  # each record is its row
