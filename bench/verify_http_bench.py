@@ -15,7 +15,11 @@ For each backend the script
 3. measures, in the same run and interleaved round by round so that a busy machine hurts all rows
    alike: GET /api/v1/ping (the trivial JSON endpoint: the cost of gunicorn + Flask alone),
    GET /V/<TOKEN> (the page a phone opens) and POST /api/v1/verify {"token"} (the API), each
-   request naming another seal. The client sends exactly --requests requests per row and round
+   request naming another seal, cycling through the --certificates seals (so each is scanned
+   again, as the QR printed on every box of a product is, and the server's keys remember having
+   verified it: verify.keys.VerifiedSeals); and GET /V/<TOKEN> (new seals), where no seal is
+   sent twice in the run (signed for the bench: ``fresh_tokens``), so every request checks a
+   signature. The client sends exactly --requests requests per row and round
    from --clients processes x --threads threads (a new connection per request, as gunicorn's sync
    workers close them), or runs ``wrk`` for a fixed time with --client wrk;
 4. prints per row the medians over the rounds of requests/s, p50 and p99, and the median of each
@@ -56,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages live in the repo root
 
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import selectinload  # noqa: E402
 
 from bench.databases import DEFAULT_PG_URL, credit_code, postgres_database, sqlite_database  # noqa: E402
 from registry import keystore, migrate  # noqa: E402
@@ -69,8 +74,10 @@ from registry.certificates import (  # noqa: E402
     register_bulk,
 )
 from registry.db import make_engine, make_session_factory  # noqa: E402
-from registry.models import Category  # noqa: E402
-from registry.seals import issue_seal  # noqa: E402
+from registry.models import Category, Certificate  # noqa: E402
+from registry.seals import certificate_claims, issue_seal  # noqa: E402
+from verify import seal as vseal  # noqa: E402
+from verify.keys import KeyRing  # noqa: E402
 
 TARGETS = {"sqlite": 0.6, "postgresql": 0.5}
 HOST = "127.0.0.1"
@@ -116,7 +123,8 @@ def seed(url: str, count: int, passphrase: bytes) -> list[str]:
                 now=now,
                 reason="bench",
             )
-    keystore.generate_key(session, "seal", passphrase, actor=ACTOR, now=now)
+    # A day old: the seals new to the server (fresh_tokens) are dated in the hour before now.
+    keystore.generate_key(session, "seal", passphrase, actor=ACTOR, now=now - dt.timedelta(days=1))
     per_body: dict[str, list[CertificateInput]] = {code: [] for code in bodies}
     for i in range(count):
         issue = dt.date(2025, 1, 1) + dt.timedelta(days=i % 300)
@@ -149,6 +157,35 @@ def seed(url: str, count: int, passphrase: bytes) -> list[str]:
     session.close()
     engine.dispose()
     return tokens
+
+
+def fresh_tokens(url: str, passphrase: bytes, count: int) -> list[str]:
+    """``count`` seals of the seeded certificates, each signed with the registry's key as
+    ``issue_seal`` would (the same claims, dated a second apart in the hour before now), so
+    each is new to the server: a server that remembers the seals it verified has none of these.
+    Not stored: verification does not look seals up, and storing 10,000s would slow the seeding."""
+    engine = make_engine(url)
+    session = make_session_factory(engine)()
+    try:
+        certificates = list(
+            session.scalars(
+                select(Certificate)
+                .options(selectinload(Certificate.body), selectinload(Certificate.holder))
+                .order_by(Certificate.id)
+            )
+        )
+        ring = KeyRing([keystore.active_entry(session, "seal", passphrase)])
+        base = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        claims = [certificate_claims(certificate, base) for certificate in certificates]
+        tokens = []
+        for n in range(count):
+            when = base - dt.timedelta(seconds=1 + n // len(claims))
+            sealed = vseal.sign_seal(replace(claims[n % len(claims)], issued_at=when), ring)
+            tokens.append(vseal.token_from_bytes(sealed))
+        return tokens
+    finally:
+        session.close()
+        engine.dispose()
 
 
 def free_port() -> int:
@@ -216,12 +253,16 @@ class Row:
     method: str
     paths: list[str]
     bodies: list[bytes] | None
+    # Each measurement takes the next paths of the list rather than starting over: no path is
+    # sent twice (the list holds as many as the run sends).
+    onward: bool = False
 
 
-def rows(tokens: list[str]) -> list[Row]:
+def rows(tokens: list[str], fresh: list[str]) -> list[Row]:
     return [
         Row("GET /api/v1/ping (baseline)", "GET", ["/api/v1/ping"], None),
         Row("GET /V/<TOKEN> (page)", "GET", [f"/V/{t}" for t in tokens], None),
+        Row("GET /V/<TOKEN> (new seals)", "GET", [f"/V/{t}" for t in fresh], None, onward=True),
         Row(
             "POST /api/v1/verify",
             "POST",
@@ -327,10 +368,17 @@ def with_cpu(measure: Callable[[], Measure], server_pid: int) -> Measure:
 
 
 def measure_python(
-    pool: multiprocessing.pool.Pool, port: int, row: Row, requests: int, clients: int, threads: int
+    pool: multiprocessing.pool.Pool,
+    port: int,
+    row: Row,
+    requests: int,
+    clients: int,
+    threads: int,
+    start: int = 0,
 ) -> Measure:
+    """``requests`` requests of ``row``, its paths from index ``start`` on (cycling)."""
     per_client = requests // clients
-    jobs = [(port, row, per_client, threads, c * per_client) for c in range(clients)]
+    jobs = [(port, row, per_client, threads, start + c * per_client) for c in range(clients)]
     started = time.perf_counter()
     results = pool.map(_client_process, jobs)
     elapsed = time.perf_counter() - started
@@ -404,6 +452,8 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
     passphrase = secrets.token_urlsafe(32).encode()
     started = time.perf_counter()
     tokens = seed(url, args.certificates, passphrase)
+    warm_up = min(400, args.requests)
+    fresh = fresh_tokens(url, passphrase, 1 + warm_up + args.rounds * args.requests)
     print(
         f"\n== {backend}: {len(tokens)} sealed certificates seeded in {time.perf_counter() - started:.1f} s; "
         f"gunicorn {args.workers} sync workers; client {args.client}"
@@ -421,19 +471,22 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
         assert status == 200 and b'data-verdict="VALID"' in body, body[:300]
         answer = json.loads(get(port, "/api/v1/verify", json.dumps({"token": tokens[0]}).encode())[1])
         assert answer["verdict"] == "VALID", answer
-        bench_rows = rows(tokens)
+        status, body = get(port, f"/V/{fresh[0]}")  # a seal as issue_seal makes them
+        assert status == 200 and b'data-verdict="VALID"' in body, body[:300]
+        bench_rows = rows(tokens, fresh[1:])
         for row in bench_rows:  # warm-up: imports, connection pools, template and ring caches
-            measure_python(pool, port, row, min(400, args.requests), args.clients, args.threads)
-        for _ in range(args.rounds):
+            measure_python(pool, port, row, warm_up, args.clients, args.threads)
+        for number in range(args.rounds):
             measured = {}
             for row in bench_rows:
-                if args.client == "wrk":
+                start = warm_up + number * args.requests if row.onward else 0
+                if args.client == "wrk":  # wrk cycles through the list: new seals only at first
                     run = lambda row=row: measure_wrk(  # noqa: E731
                         port, row, args.seconds, args.clients * args.threads, tokens
                     )
                 else:
-                    run = lambda row=row: measure_python(  # noqa: E731
-                        pool, port, row, args.requests, args.clients, args.threads
+                    run = lambda row=row, start=start: measure_python(  # noqa: E731
+                        pool, port, row, args.requests, args.clients, args.threads, start
                     )
                 measured[row.name] = with_cpu(run, server_pid)
             rounds.append(measured)
@@ -458,8 +511,9 @@ def report(backend: str, bench_rows: list[Row], rounds: list[dict[str, Measure]]
             f"{row.name:32} {sum(m.n for m in runs):>9} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {ratio:>6.2f}"
             f"  {verdict}{f'  ({errors} non-200)' if errors else ''}"
         )
-    spread = [round(r[bench_rows[1].name].rps / r[baseline].rps, 2) for r in rounds]
-    print(f"page ratio per round: {spread}")
+    for row in bench_rows[1:3]:
+        spread = [round(r[row.name].rps / r[baseline].rps, 2) for r in rounds]
+        print(f"{row.name} ratio per round: {spread}")
     # Where the machine's CPU goes per request (medians over the rounds): the ratio above is
     # about the inverse of the machine column's ratio, since the run keeps both cores busy.
     print(f"\nCPU ms per request: {'row':32} {'gunicorn':>9} {'database':>9} {'machine':>8}  x ping")

@@ -241,6 +241,9 @@ _RING_QUERY = (
 )
 _ring_cache: dict[tuple[Any, ...], tuple[vkeys.KeyEntry, ...]] = {}
 _cache_lock = threading.Lock()
+# Seals each key of a cached ring remembers verifying (verify.keys.VerifiedSeals), about 1.3 kB
+# each: a few MB per key and process, for the seals scanned again (every box of a product).
+REMEMBERED_SEALS = 4096
 
 
 def _entry(row: tuple[Any, ...]) -> vkeys.KeyEntry:
@@ -255,6 +258,7 @@ def _entry(row: tuple[Any, ...]) -> vkeys.KeyEntry:
         retired_at=_utc_or_none(retired_at),
         verify_until=_utc_or_none(verify_until),
         revoked_at=_utc_or_none(revoked_at),
+        remember=REMEMBERED_SEALS,
     )
     if entry.kid.hex() != kid:
         raise KeyStoreError(f"stored key id {kid} does not match its public key")

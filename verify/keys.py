@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -48,6 +49,7 @@ __all__ = [  # key files live in verify.keyfiles; re-exported so callers need on
     "KeyEntry",
     "KeyRing",
     "KeyState",
+    "VerifiedSeals",
     "b64url",
     "b64url_decode",
     "generate_passphrase",
@@ -139,6 +141,37 @@ def _make_verifier(public_key: Ed25519PublicKey) -> Verifier:
     return openssl_verify
 
 
+class VerifiedSeals:
+    """The seals one key has verified, each with what its payload decoded to; at most ``size``
+    (the oldest go first). Shared by a process's threads: reads take no lock.
+
+    Remembering is sound because a seal's bytes decide its signature and its claims: the same
+    bytes under the same key (a key id is a digest of the public key) verify and decode the same
+    every time. What can change, the key's state and the time, is checked on every scan by
+    :meth:`KeyEntry.check_usable`; a revoked or retired key is a new entry, with nothing
+    remembered.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: dict[bytes, Any] = {}
+        self._lock = threading.Lock()  # one writer at a time: eviction iterates the dict
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def get(self, data: bytes) -> Any:
+        """What ``data`` decoded to when this key verified it, or None."""
+        return self._found.get(data)
+
+    def put(self, data: bytes, decoded: Any) -> None:
+        """Remember that this key verified ``data`` (only ever after the signature held)."""
+        with self._lock:
+            if len(self._found) >= self.size:
+                del self._found[next(iter(self._found))]
+            self._found[bytes(data)] = decoded
+
+
 class KeyState(enum.StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"
@@ -165,8 +198,13 @@ class KeyEntry:
     verify_until: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
     private_key: Ed25519PrivateKey | None = field(default=None, repr=False, compare=False)
+    #: How many verified seals to remember (:class:`VerifiedSeals`); 0, the default, for none.
+    #: The registry's rings remember: a certificate's QR is printed on every box of its product,
+    #: so the same seal is scanned again and again, and its signature is most of a scan's work.
+    remember: int = field(default=0, repr=False, compare=False)
     kid: bytes = field(init=False)
     verifier: Verifier = field(init=False, repr=False, compare=False)
+    verified: VerifiedSeals | None = field(init=False, repr=False, compare=False)
     _first_second: dt.datetime = field(init=False, repr=False, compare=False)
     #: COSE algorithm this key's type allows (only Ed25519 keys exist in a ring).
     algorithm: ClassVar[int] = COSE_ALG_EDDSA
@@ -185,6 +223,7 @@ class KeyEntry:
         # Computed once: the hot verification path must not hash or load keys.
         object.__setattr__(self, "kid", key_id(self.public_key))
         object.__setattr__(self, "verifier", _make_verifier(self.public_key))
+        object.__setattr__(self, "verified", VerifiedSeals(self.remember) if self.remember > 0 else None)
         # Seal times are whole seconds: a seal made in the key's first second is fine.
         object.__setattr__(self, "_first_second", self.not_before.replace(microsecond=0))
 

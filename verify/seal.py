@@ -64,7 +64,9 @@ def verify_seal(data: bytes, ring: KeyRing, now: dt.datetime) -> Claims:
     """Verify seal bytes against ``ring`` at ``now``; return its claims or raise a SealError.
 
     Order: structure, algorithm, key, signature, then claims and the key's state. Claims are only
-    decoded once the signature holds, so unauthenticated bytes never reach the claim parser.
+    decoded once the signature holds, so unauthenticated bytes never reach the claim parser. A
+    key that remembers the seals it verified (``KeyEntry.remember``) skips the signature and
+    the decoding for the very same bytes, never the key's state.
     """
     try:
         message = cose.parse_sign1(data)
@@ -77,12 +79,17 @@ def verify_seal(data: bytes, ring: KeyRing, now: dt.datetime) -> Claims:
         raise UnknownKey(f"unknown key {message.kid.hex()}", kid=message.kid)
     if entry.algorithm != COSE_ALG_EDDSA:
         raise AlgorithmNotAllowed("the algorithm does not match the key type", kid=message.kid)
-    if not entry.verifier(message.signature, message.to_be_signed):
-        raise BadSignature("the signature does not verify", kid=message.kid)
-    try:
-        claims = decode_claims(message.payload)
-    except ValueError as exc:
-        raise MalformedSeal(str(exc), kid=message.kid) from exc
+    verified = entry.verified
+    claims: Claims | None = verified.get(data) if verified is not None else None
+    if claims is None:  # not a seal this key remembers verifying (keys.VerifiedSeals)
+        if not entry.verifier(message.signature, message.to_be_signed):
+            raise BadSignature("the signature does not verify", kid=message.kid)
+        try:
+            claims = decode_claims(message.payload)
+        except ValueError as exc:
+            raise MalformedSeal(str(exc), kid=message.kid) from exc
+        if verified is not None:
+            verified.put(data, claims)
     try:
         entry.check_usable(claims.issued_at, now)
     except SealError as exc:

@@ -400,6 +400,27 @@ def test_a_key_revoked_straight_in_sql_counts_at_the_next_verification(
     assert verification.verify_scanned(session, url, now=now).code == "VALID"
 
 
+def test_the_registry_keys_remember_the_seals_they_verified(
+    session: Session, now: dt.datetime, world: World
+) -> None:
+    """The same seal scanned again skips its signature (verify.keys.VerifiedSeals); a revocation
+    still counts at once, since a changed key is a new entry and a key's state is checked on
+    every scan."""
+    _, url = sealed(session, now, world)
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"
+    (entry,) = keystore.cached_ring(session, "seal")[1].entries()
+    assert entry.verified is not None and len(entry.verified) == 1
+    assert verification.verify_scanned(session, url.lower(), now=now).code == "VALID"  # same bytes
+    assert len(entry.verified) == 1
+    kid = entry.kid.hex()
+    keystore.revoke_key(session, kid, "leaked", actor="op", now=now)
+    assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"
+    (revoked,) = keystore.cached_ring(session, "seal")[1].entries()
+    assert revoked is not entry  # its signature held, so the revoked key remembers it too...
+    assert revoked.verified is not None and len(revoked.verified) == 1
+    assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"  # ...and refuses it
+
+
 @SEVERAL
 @given(text=st.one_of(
     st.text(max_size=400),
