@@ -241,12 +241,13 @@ _RING_QUERY = (
 )
 _ring_cache: dict[tuple[Any, ...], tuple[vkeys.KeyEntry, ...]] = {}
 _cache_lock = threading.Lock()
-# Seals each key of a cached ring remembers verifying (verify.keys.VerifiedSeals), about 1.3 kB
-# each: a few MB per key and process, for the seals scanned again (every box of a product).
+# Seals each seal key of the current ring remembers verifying (verify.keys.VerifiedSeals), about
+# 1 kB each: some 4 MB per key and process, for the seals scanned again (every box of a product).
+# Rings no longer current forget theirs (load_ring), so older versions kept here cost nothing.
 REMEMBERED_SEALS = 4096
 
 
-def _entry(row: tuple[Any, ...]) -> vkeys.KeyEntry:
+def _entry(row: tuple[Any, ...], remember: int = 0) -> vkeys.KeyEntry:
     kid, public_der, state, created_at, retired_at, verify_until, revoked_at = row
     public_key = serialization.load_der_public_key(public_der)
     if not isinstance(public_key, Ed25519PublicKey):
@@ -258,7 +259,7 @@ def _entry(row: tuple[Any, ...]) -> vkeys.KeyEntry:
         retired_at=_utc_or_none(retired_at),
         verify_until=_utc_or_none(verify_until),
         revoked_at=_utc_or_none(revoked_at),
-        remember=REMEMBERED_SEALS,
+        remember=remember,
     )
     if entry.kid.hex() != kid:
         raise KeyStoreError(f"stored key id {kid} does not match its public key")
@@ -282,10 +283,16 @@ def load_ring(session: Reader, purpose: str = "seal") -> vkeys.KeyRing:
     entries = _ring_cache.get(cache_key)
     try:
         if entries is None:
-            entries = tuple(_entry(row) for row in rows)
+            remember = REMEMBERED_SEALS if purpose == "seal" else 0  # only seals come back
+            entries = tuple(_entry(row, remember) for row in rows)
             with _cache_lock:
                 if len(_ring_cache) >= _RING_CACHE_LIMIT:
                     _ring_cache.clear()
+                for (other_purpose, _), older in _ring_cache.items():
+                    if other_purpose == purpose:  # a ring no longer current: its memory goes
+                        for entry in older:
+                            if entry.verified is not None:
+                                entry.verified.clear()
                 _ring_cache[cache_key] = entries
         # A new ring object per call (rings are mutable); the entries are frozen and shared.
         return vkeys.KeyRing(entries)

@@ -14,6 +14,7 @@ import datetime as dt
 import enum
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -154,8 +155,8 @@ class VerifiedSeals:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._found: dict[bytes, Any] = {}
-        self._lock = threading.Lock()  # one writer at a time: eviction iterates the dict
+        self._found: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()  # one writer at a time: the bound holds exactly
 
     def __len__(self) -> int:
         return len(self._found)
@@ -168,8 +169,13 @@ class VerifiedSeals:
         """Remember that this key verified ``data`` (only ever after the signature held)."""
         with self._lock:
             if len(self._found) >= self.size:
-                del self._found[next(iter(self._found))]
+                self._found.popitem(last=False)  # the oldest; O(1), where a dict's first key is not
             self._found[bytes(data)] = decoded
+
+    def clear(self) -> None:
+        """Forget every seal (the memory of a ring no longer current)."""
+        with self._lock:
+            self._found.clear()
 
 
 class KeyState(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import url_for
+from flask import current_app, has_request_context, request, url_for
 
 from registry.certificates import party_record, status_on
 from registry.keystore import utc
@@ -38,9 +38,37 @@ def seal_view(seal: Seal, host: str) -> dict[str, Any]:
     }
 
 
+MAX_CERTIFICATE_URLS = 10_000  # a guard on memory, not a limit: the oldest half is dropped
+
+
 def certificate_url(number: str, body_code: str) -> str:
-    """The API URL of a certificate (what a number typed by hand resolves to)."""
-    return url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
+    """The API URL of a certificate (what a number typed by hand resolves to).
+
+    Kept per certificate and what the external URL is built from (the request's host, scheme
+    and script root): every API verification names one, the same certificates come back (its
+    seal is on every box), and building an external URL costs more than the rest of the answer.
+    """
+    if not has_request_context():
+        return url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
+    environ = request.environ
+    key = (
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+        environ.get("wsgi.url_scheme"),
+        environ.get("SCRIPT_NAME"),
+        body_code,
+        number,
+    )
+    urls: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("certificate_urls", {})
+    found = urls.get(key)
+    if found is None:
+        found = url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
+        if len(urls) >= MAX_CERTIFICATE_URLS:
+            for old in list(urls)[: MAX_CERTIFICATE_URLS // 2]:
+                urls.pop(old, None)
+        urls[key] = found
+    return found
 
 
 def certificate_view(

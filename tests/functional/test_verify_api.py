@@ -59,6 +59,16 @@ def test_a_token_and_a_scanned_url_are_valid(world: World) -> None:
         assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_certificate_url_follows_the_request_host(world: World) -> None:
+    """Certificate URLs are kept per certificate (app.certificates.present), and per host,
+    scheme and script root: another host never gets the first one's URL."""
+    for base in ("http://localhost", "https://verify.example.cn", "http://localhost", "http://localhost/root"):
+        response = world.call(
+            "anonymous", "POST", VERIFY, json={"token": world.seal.token}, base_url=base
+        )
+        assert response.get_json()["certificate"]["url"] == f"{base}/api/v1/certificates/CB-A/A-0001"
+
+
 def test_forgeries_and_garbage_are_forged_not_errors(world: World) -> None:
     token = world.seal.token
     flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]

@@ -419,6 +419,9 @@ def test_the_registry_keys_remember_the_seals_they_verified(
     assert revoked is not entry  # its signature held, so the revoked key remembers it too...
     assert revoked.verified is not None and len(revoked.verified) == 1
     assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"  # ...and refuses it
+    assert len(entry.verified) == 0  # the ring no longer current forgot its seals
+    roots = keystore.load_ring(session, "root").entries()  # the world has a root key
+    assert roots and all(key.verified is None for key in roots)  # bundles are not scanned again
 
 
 @SEVERAL

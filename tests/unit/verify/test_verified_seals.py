@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 import threading
 from collections.abc import Callable
 
@@ -56,10 +57,20 @@ def test_a_seal_verified_once_is_not_checked_again() -> None:
 
 def test_a_key_remembers_nothing_by_default() -> None:
     private = seeded_key("plain")
-    ring = KeyRing([KeyEntry(private.public_key(), KeyState.ACTIVE, SINCE, private_key=private)])
-    assert ring.entries()[0].verified is None
+    plain = KeyEntry(private.public_key(), KeyState.ACTIVE, SINCE, private_key=private)
+    assert plain.verified is None
+    calls: list[int] = []
+    verify = plain.verifier
+
+    def counting(signature: bytes, message: bytes) -> bool:
+        calls.append(1)
+        return verify(signature, message)
+
+    object.__setattr__(plain, "verifier", counting)
+    ring = KeyRing([plain])
     data, claims = seal_at(ring, 0)
     assert verify_seal(data, ring, NOW) == verify_seal(data, ring, NOW) == claims
+    assert len(calls) == 2  # checked every time
 
 
 def test_a_remembered_seal_still_answers_to_the_key_state_and_the_time() -> None:
@@ -114,26 +125,46 @@ def test_the_oldest_seals_are_forgotten_first() -> None:
     assert len(calls) == 1
 
 
+def test_forgetting() -> None:
+    ring, key, calls = remembering_ring()
+    data, _ = seal_at(ring, 0)
+    verify_seal(data, ring, NOW)
+    assert key.verified is not None
+    key.verified.clear()
+    assert len(key.verified) == 0
+    verify_seal(data, ring, NOW)
+    assert len(calls) == 2
+
+
 def test_threads_share_one_bounded_memory() -> None:
     remembered = VerifiedSeals(64)
     failures: list[BaseException] = []
+    wrong: list[tuple[bytes, object]] = []
 
     def writer(offset: int) -> Callable[[], None]:
         def run() -> None:
             try:
-                for n in range(2000):
+                for n in range(3000):
                     key = (offset * 10_000 + n).to_bytes(4, "big")
-                    remembered.put(key, n)
-                    remembered.get(key)
+                    remembered.put(key, (offset, n))
+                    found = remembered.get(key)
+                    if found is not None and found != (offset, n):
+                        wrong.append((key, found))
+                    assert len(remembered) <= 64
             except BaseException as exc:  # reported below
                 failures.append(exc)
 
         return run
 
-    threads = [threading.Thread(target=writer(t)) for t in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=writer(t)) for t in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert failures == [] and wrong == []
     assert len(remembered) == 64
