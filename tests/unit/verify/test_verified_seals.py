@@ -20,12 +20,8 @@ from verify.seal import sign_seal, verify_seal
 SINCE = NOW - dt.timedelta(days=400)
 
 
-def remembering_ring(size: int = 8, **entry: object) -> tuple[KeyRing, KeyEntry, list[int]]:
-    """A ring of one key remembering ``size`` seals, and a list counting its signature checks."""
-    private = seeded_key("remembering")
-    key = KeyEntry(private.public_key(), KeyState.ACTIVE, SINCE, private_key=private, remember=size)
-    if entry:
-        key = dataclasses.replace(key, **entry)  # type: ignore[arg-type]
+def counted(key: KeyEntry) -> list[int]:
+    """A list that grows by one on each signature check ``key`` makes from now on."""
     calls: list[int] = []
     verify = key.verifier
 
@@ -34,7 +30,16 @@ def remembering_ring(size: int = 8, **entry: object) -> tuple[KeyRing, KeyEntry,
         return verify(signature, message)
 
     object.__setattr__(key, "verifier", counting)
-    return KeyRing([key]), key, calls
+    return calls
+
+
+def remembering_ring(size: int = 8, **entry: object) -> tuple[KeyRing, KeyEntry, list[int]]:
+    """A ring of one key remembering ``size`` seals, and a list counting its signature checks."""
+    private = seeded_key("remembering")
+    key = KeyEntry(private.public_key(), KeyState.ACTIVE, SINCE, private_key=private, remember=size)
+    if entry:
+        key = dataclasses.replace(key, **entry)  # type: ignore[arg-type]
+    return KeyRing([key]), key, counted(key)
 
 
 def seal_at(ring: KeyRing, seconds: int) -> tuple[bytes, Claims]:
@@ -59,14 +64,7 @@ def test_a_key_remembers_nothing_by_default() -> None:
     private = seeded_key("plain")
     plain = KeyEntry(private.public_key(), KeyState.ACTIVE, SINCE, private_key=private)
     assert plain.verified is None
-    calls: list[int] = []
-    verify = plain.verifier
-
-    def counting(signature: bytes, message: bytes) -> bool:
-        calls.append(1)
-        return verify(signature, message)
-
-    object.__setattr__(plain, "verifier", counting)
+    calls = counted(plain)
     ring = KeyRing([plain])
     data, claims = seal_at(ring, 0)
     assert verify_seal(data, ring, NOW) == verify_seal(data, ring, NOW) == claims
