@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import current_app, has_request_context, request, url_for
+from flask import url_for
 
+from app.kept_urls import kept_url
 from registry.certificates import party_record, status_on
 from registry.keystore import utc
 from registry.models import Certificate, Seal
@@ -38,37 +39,10 @@ def seal_view(seal: Seal, host: str) -> dict[str, Any]:
     }
 
 
-MAX_CERTIFICATE_URLS = 10_000  # a guard on memory, not a limit: the oldest half is dropped
-
-
 def certificate_url(number: str, body_code: str) -> str:
-    """The API URL of a certificate (what a number typed by hand resolves to).
-
-    Kept per certificate and what the external URL is built from (the request's host, scheme
-    and script root): every API verification names one, the same certificates come back (its
-    seal is on every box), and building an external URL costs more than the rest of the answer.
-    """
-    if not has_request_context():
-        return url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
-    environ = request.environ
-    key = (
-        environ.get("HTTP_HOST"),
-        environ.get("SERVER_NAME"),
-        environ.get("SERVER_PORT"),
-        environ.get("wsgi.url_scheme"),
-        environ.get("SCRIPT_NAME"),
-        body_code,
-        number,
-    )
-    urls: dict[tuple[Any, ...], str] = current_app.extensions.setdefault("certificate_urls", {})
-    found = urls.get(key)
-    if found is None:
-        found = url_for("api.get_certificate_detail", body=body_code, number=number, _external=True)
-        if len(urls) >= MAX_CERTIFICATE_URLS:
-            for old in list(urls)[: MAX_CERTIFICATE_URLS // 2]:
-                urls.pop(old, None)
-        urls[key] = found
-    return found
+    """The API URL of a certificate (what a number typed by hand resolves to); kept, since every
+    API verification names one and the same certificates come back (their seal is on every box)."""
+    return kept_url("api.get_certificate_detail", external=True, body=body_code, number=number)
 
 
 def certificate_view(

@@ -33,6 +33,7 @@ from app.i18n import (
     language_urls,
     translated_environment,
 )
+from app.kept_urls import kept_url
 from app.page_plans import PagePlans, UnplannableTemplate
 from app.scanlog import log_verification
 from registry.db import Reader
@@ -137,32 +138,6 @@ def _style(language: str) -> Markup:
     return found
 
 
-def _home_url() -> str:
-    """The site's home page URL (the same for every request under one script root)."""
-    urls: dict[str, str] = current_app.extensions.setdefault("verify_home_urls", {})
-    root = request.script_root
-    found = urls.get(root)
-    if found is None:
-        found = urls[root] = url_for("public.index")
-    return found
-
-
-MAX_BODY_URLS = 10_000  # body codes come from the registry, not the request: a guard, not a limit
-
-
-def _body_url(code: str) -> str:
-    """The public page of body ``code``, built once per body and script root (building a URL
-    costs more than the rest of the certificate's lines)."""
-    urls: dict[tuple[str, str], str] = current_app.extensions.setdefault("verify_body_urls", {})
-    key = (request.script_root, code)
-    found = urls.get(key)
-    if found is None:
-        if len(urls) >= MAX_BODY_URLS:
-            urls.clear()
-        found = urls[key] = url_for("public.body", code=code)
-    return found
-
-
 MARKS = {"ok": "✔", "warning": "!", "invalid": "✖"}
 # The verdict must be fresh on every scan (a revocation counts from the next request), and a
 # token page is nothing a search engine should keep.
@@ -198,7 +173,7 @@ def _page_context(
         "checked_line": translate(
             N_("Checked by the registry at {time}."), time=checked_label(now.astimezone(REGISTRY_TIMEZONE))
         ),
-        "home_url": _home_url(),
+        "home_url": kept_url("public.index"),
         "zh_url": switch["zh"],  # the switch, as on every page of the site
         "en_url": switch["en"],
         "certificate": result.certificate is not None,
@@ -243,7 +218,7 @@ def _certificate_context(
         "body_code": body.code,
         "status_today": status_today,
         "status_label": certificate_status_label(status_today, translate),
-        "body_url": _body_url(body.code),
+        "body_url": kept_url("public.body", code=body.code),
         "body_name": _name(body, language),
         "holder_name": _name(holder, language),
         "holder_code": holder.credit_code,
