@@ -46,3 +46,9 @@ class ImportRejected(RegistryError):
     """A spreadsheet import with row errors; ``details['errors']`` lists them."""
 
     code = "import_rejected"
+
+
+class KeyStoreError(RegistryError):
+    """The key store cannot do what was asked: no passphrase, wrong passphrase, no active key."""
+
+    code = "key_store"

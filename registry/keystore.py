@@ -6,15 +6,9 @@ has at most one active key. Private keys are stored only as encrypted PKCS#8 PEM
 (``verify.keyfiles``); the passphrase is machine-generated and kept outside
 the database (environment or secret file), so a database dump alone signs nothing.
 
-Freshness over caching: :func:`load_ring` reads the key rows on every call (a few rows), so a
-revocation committed by another process is seen by the very next verification. Only derived
-objects are cached: the ring built from an identical set of rows, and decrypted private keys
+The rings that verify are read by ``registry.key_rings`` (re-exported here): fresh on every
+call, or trusted under the key ring's stamp on the hot path. Decrypted private keys are cached
 (decryption is deliberately slow), keyed by the exact encrypted bytes they came from.
-
-The verification hot path goes one step further (:func:`cached_ring`, :func:`stamped_ring`):
-a trigger replaces ``key_ring_stamp.stamp`` on any change to the key rows, the caller reads the
-stamp in the same statement as the certificate (:data:`KEY_RING_STAMP`), and the cached ring
-counts only if that stamp is the one it was read under.
 """
 
 from __future__ import annotations
@@ -27,15 +21,23 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.db import Reader, connection_of, engine_of
-from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
-from registry.models import KeyRingStamp, SigningKeyRecord
+from registry.errors import Conflict, InvalidInput, KeyStoreError, NotFound
+from registry.key_rings import (  # noqa: F401  (the verifying rings: re-exported, callers look here)
+    KEY_RING_STAMP,
+    REMEMBERED_SEALS,
+    _utc_or_none,
+    cached_ring,
+    load_ring,
+    stamped_ring,
+    utc,
+)
+from registry.models import SigningKeyRecord
 from verify import keys as vkeys
-from verify.errors import KeyFileError, KeyRingError
+from verify.errors import KeyFileError
 from verify.keyfiles import (
     generate_private_key,
     passphrase_from_environment,
@@ -46,14 +48,7 @@ from verify.keyfiles import (
 PURPOSES = ("seal", "root", "log")
 DEFAULT_VERIFY_PERIOD = dt.timedelta(days=5 * 365)
 ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
-_RING_CACHE_LIMIT = 32
 _SIGNER_CACHE_LIMIT = 16
-
-
-class KeyStoreError(RegistryError):
-    """The key store cannot do what was asked: no passphrase, wrong passphrase, no active key."""
-
-    code = "key_store"
 
 
 def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
@@ -63,17 +58,6 @@ def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
         return passphrase_from_environment(environ).encode("utf-8")
     except KeyFileError as exc:
         raise KeyStoreError(f"no key passphrase: {exc}") from exc
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """A stored timestamp as aware UTC: SQLite hands back the naive UTC wall time we wrote."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
-
-
-def _utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else utc(moment)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -222,87 +206,10 @@ def list_keys(session: Session, purpose: str | None = None) -> list[SigningKeyRe
     return list(session.scalars(query))
 
 
-# --- verification: the ring, rebuilt from the rows on every call ----------------------------------
-
-_RING_COLUMNS = (
-    SigningKeyRecord.kid,
-    SigningKeyRecord.public_key_der,
-    SigningKeyRecord.state,
-    SigningKeyRecord.created_at,
-    SigningKeyRecord.retired_at,
-    SigningKeyRecord.verify_until,
-    SigningKeyRecord.revoked_at,
-)
-# Built once: constructing a SELECT costs more than running this one.
-_RING_QUERY = (
-    select(*_RING_COLUMNS)
-    .where(SigningKeyRecord.purpose == bindparam("purpose"))
-    .order_by(SigningKeyRecord.id)
-)
-_ring_cache: dict[tuple[Any, ...], tuple[vkeys.KeyEntry, ...]] = {}
-_cache_lock = threading.Lock()
-# Seals each seal key of the current ring remembers verifying (verify.keys.VerifiedSeals), about
-# 1 kB each: some 4 MB per key and process, for the seals scanned again (every box of a product).
-# Rings no longer current forget theirs (load_ring), so older versions kept here cost nothing.
-REMEMBERED_SEALS = 4096
-
-
-def _entry(row: tuple[Any, ...], remember: int = 0) -> vkeys.KeyEntry:
-    kid, public_der, state, created_at, retired_at, verify_until, revoked_at = row
-    public_key = serialization.load_der_public_key(public_der)
-    if not isinstance(public_key, Ed25519PublicKey):
-        raise KeyStoreError(f"key {kid} is not an Ed25519 key")
-    entry = vkeys.KeyEntry(
-        public_key,
-        vkeys.KeyState(state),
-        utc(created_at),
-        retired_at=_utc_or_none(retired_at),
-        verify_until=_utc_or_none(verify_until),
-        revoked_at=_utc_or_none(revoked_at),
-        remember=remember,
-    )
-    if entry.kid.hex() != kid:
-        raise KeyStoreError(f"stored key id {kid} does not match its public key")
-    return entry
-
-
-def load_ring(session: Reader, purpose: str = "seal") -> vkeys.KeyRing:
-    """The verify-only key ring of ``purpose``, from the table as it is now (one small query).
-
-    Parsed entries are reused only while the rows are exactly the same, so any change (a
-    revocation committed elsewhere included) is in the ring returned by the next call.
-    """
-    rows = tuple(
-        (kid, bytes(der), state, created, retired, until, revoked)
-        # Core on the connection: this runs on every verification.
-        for kid, der, state, created, retired, until, revoked in connection_of(session).execute(
-            _RING_QUERY, {"purpose": purpose}
-        )
-    )
-    cache_key = (purpose, rows)
-    entries = _ring_cache.get(cache_key)
-    try:
-        if entries is None:
-            remember = REMEMBERED_SEALS if purpose == "seal" else 0  # only seals come back
-            entries = tuple(_entry(row, remember) for row in rows)
-            with _cache_lock:
-                if len(_ring_cache) >= _RING_CACHE_LIMIT:
-                    _ring_cache.clear()
-                for (other_purpose, _), older in _ring_cache.items():
-                    if other_purpose == purpose:  # a ring no longer current: its memory goes
-                        for entry in older:
-                            if entry.verified is not None:
-                                entry.verified.clear()
-                _ring_cache[cache_key] = entries
-        # A new ring object per call (rings are mutable); the entries are frozen and shared.
-        return vkeys.KeyRing(entries)
-    except (KeyRingError, ValueError) as exc:
-        raise KeyStoreError(f"the {purpose} keys in the database are inconsistent: {exc}") from exc
-
-
 # --- signing: the active key, decrypted once per process ------------------------------------------
 
 _signer_cache: dict[bytes, Ed25519PrivateKey] = {}
+_cache_lock = threading.Lock()
 
 
 def active_record(session: Session, purpose: str) -> SigningKeyRecord | None:
@@ -388,32 +295,3 @@ def root_public_pem(session: Session) -> bytes:
     if entry is None:
         raise KeyStoreError("there is no active root key: run `registry keys generate --purpose root`")
     return vkeys.public_key_to_pem(entry.public_key)
-
-
-# --- the stamped ring: the verification hot path ---------------------------------------------------
-
-# A column for the caller's own statement: the stamp as of that statement (migration 0006).
-KEY_RING_STAMP = select(KeyRingStamp.stamp).where(KeyRingStamp.id == 1).scalar_subquery()
-_STAMP_QUERY = select(KeyRingStamp.stamp).where(KeyRingStamp.id == 1)
-# (engine, purpose) -> (stamp, entries): per database, since stamps are only unique within one.
-_stamped: dict[tuple[Any, str], tuple[str, tuple[vkeys.KeyEntry, ...]]] = {}
-
-
-def cached_ring(session: Reader, purpose: str = "seal") -> tuple[str | None, vkeys.KeyRing]:
-    """The ring last read for this database by :func:`stamped_ring`, with the stamp it was read
-    under, without a query; (None, an empty ring) before the first read. The caller must compare
-    the stamp with :data:`KEY_RING_STAMP` read in its own statement before trusting the ring."""
-    found = _stamped.get((engine_of(session), purpose))
-    if found is None:
-        return None, vkeys.KeyRing([])
-    return found[0], vkeys.KeyRing(found[1])
-
-
-def stamped_ring(session: Reader, purpose: str = "seal") -> tuple[str, vkeys.KeyRing]:
-    """The current stamp and the ring read after it (two small queries), remembered for
-    :func:`cached_ring`. The stamp is read first: a change committed in between makes the ring
-    newer than its stamp, never older, so the next caller sees a new stamp and reads again."""
-    stamp = connection_of(session).execute(_STAMP_QUERY).scalar_one()
-    ring = load_ring(session, purpose)
-    _stamped[(engine_of(session), purpose)] = (stamp, tuple(ring.entries()))
-    return stamp, ring
