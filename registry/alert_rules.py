@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
+from registry.db import utc
 from registry.models import Body, Certificate, Organization
 from registry.oversight_models import AT_A_PORT, AlertKind, ScanEvent
 from registry.scanlog import ScanRecord
@@ -65,11 +66,6 @@ class _CertificateFacts:
     related_exporters: frozenset[str]  # the holder's and the manufacturer's credit codes
 
 
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """``moment`` in UTC; SQLite hands back naive datetimes, which are stored in UTC."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def chunks(values: Iterable[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
     """``values`` (sorted, so statements are repeatable) in lists of at most ``size``."""
     ordered = sorted(values)
@@ -86,7 +82,7 @@ def top(counts: Counter[str] | dict[str, int]) -> dict[str, int]:
 def _window(since: dt.datetime, until: dt.datetime) -> ColumnElement[bool]:
     """Scans from ``since`` to ``until`` (inclusive)."""
     # In UTC: SQLite compares the stored text, which is UTC wall time.
-    return ScanEvent.scanned_at.between(as_utc(since), as_utc(until))
+    return ScanEvent.scanned_at.between(utc(since), utc(until))
 
 
 def _certificate_facts(session: Session, ids: Iterable[int]) -> dict[int, _CertificateFacts]:
@@ -201,9 +197,9 @@ def shared_certificate(
             code = str(exporter).strip().upper()
             if cert_id is None or code in facts[cert_id].related_exporters:  # None: for the type checker
                 continue
-            entry = seen[cert_id].setdefault(code, [0, as_utc(first), as_utc(last)])
+            entry = seen[cert_id].setdefault(code, [0, utc(first), utc(last)])
             entry[0] += count  # the same code typed in another case is the same exporter
-            entry[1], entry[2] = min(entry[1], as_utc(first)), max(entry[2], as_utc(last))
+            entry[1], entry[2] = min(entry[1], utc(first)), max(entry[2], utc(last))
     findings = []
     for cert_id, by_exporter in seen.items():
         fact = facts[cert_id]
@@ -253,7 +249,7 @@ def scan_burst(
             .group_by(ScanEvent.token_sha256, ScanEvent.port)
         )  # fmt: skip
         for token, port, count, first, last in rows:
-            seen[str(token)][port] = [count, as_utc(first), as_utc(last)]
+            seen[str(token)][port] = [count, utc(first), utc(last)]
     bursts = {token: by_port for token, by_port in seen.items() if len(by_port) >= ports}
     if not bursts:
         return []
@@ -301,7 +297,7 @@ def forgeries_naming_body(
             .group_by(ScanEvent.claimed_body, ScanEvent.claimed_number)
         )  # fmt: skip
         for body, number, count, first, last in rows:
-            seen[str(body)][number or "?"] = [count, as_utc(first), as_utc(last)]
+            seen[str(body)][number or "?"] = [count, utc(first), utc(last)]
     hit = {body: named for body, named in seen.items() if sum(n[0] for n in named.values()) >= scans}
     bodies = _body_ids(session, hit)
     return [

@@ -39,7 +39,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from registry import alert_rules as rules
 from registry import audit
-from registry.alert_rules import Finding, as_utc, chunks
+from registry.alert_rules import Finding, chunks
+from registry.db import utc
 from registry.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from registry.models import AuditEvent
 from registry.oversight_models import AT_A_PORT, AlertKind, AlertStatus, MisuseAlert, ScanEvent
@@ -189,8 +190,8 @@ def _open(session: Session, finding: Finding, now: dt.datetime) -> MisuseAlert:
         subject_key=finding.subject_key[:160],
         body_id=finding.body_id,
         certificate_id=finding.certificate_id,
-        first_seen=as_utc(finding.first_seen),
-        last_seen=as_utc(finding.last_seen),
+        first_seen=utc(finding.first_seen),
+        last_seen=utc(finding.last_seen),
         occurrences=finding.in_window,
         detail=audit.plain(finding.detail) or {},
     )
@@ -212,7 +213,7 @@ def _open(session: Session, finding: Finding, now: dt.datetime) -> MisuseAlert:
 def _update(alert: MisuseAlert, finding: Finding) -> None:
     """Add a finding's new scans to an open alert (no audit event: see the module's docstring)."""
     alert.occurrences += finding.new
-    alert.last_seen = max(as_utc(alert.last_seen), as_utc(finding.last_seen))
+    alert.last_seen = max(utc(alert.last_seen), utc(finding.last_seen))
     alert.body_id = alert.body_id or finding.body_id
     alert.certificate_id = alert.certificate_id or finding.certificate_id
     # A new dict, so the JSON column is seen as changed.
@@ -244,8 +245,8 @@ def alert_snapshot(alert: MisuseAlert) -> dict[str, Any]:
         "subject_key": alert.subject_key,
         "body_id": alert.body_id,
         "certificate_id": alert.certificate_id,
-        "first_seen": as_utc(alert.first_seen),
-        "last_seen": as_utc(alert.last_seen),
+        "first_seen": utc(alert.first_seen),
+        "last_seen": utc(alert.last_seen),
         "occurrences": alert.occurrences,
         "detail": alert.detail,
     }
@@ -385,7 +386,7 @@ def related_scans(session: Session, alert: MisuseAlert, *, limit: int = 200) -> 
     return list(
         session.scalars(
             select(ScanEvent)
-            .where(match, ScanEvent.scanned_at.between(as_utc(alert.first_seen), as_utc(alert.last_seen)))
+            .where(match, ScanEvent.scanned_at.between(utc(alert.first_seen), utc(alert.last_seen)))
             .order_by(ScanEvent.scanned_at.desc(), ScanEvent.id.desc())
             .limit(limit)
         )

@@ -19,20 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import bindparam, select
 
-from registry.db import Reader, connection_of, engine_of
+from registry.db import Reader, connection_of, engine_of, utc
 from registry.errors import KeyStoreError
 from registry.models import KeyRingStamp, SigningKeyRecord
 from verify import keys as vkeys
 from verify.errors import KeyRingError
 
 _RING_CACHE_LIMIT = 32
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """A stored timestamp as aware UTC: SQLite hands back the naive UTC wall time we wrote."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
 
 
 def _utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:

@@ -10,6 +10,7 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db import utc
 from registry.models import AuditEvent, Authorization, Body, Category, Jurisdiction, StatusPeriod
 from registry.queries import authorization_status_on, headline_status
 from registry.reference import provinces
@@ -80,11 +81,6 @@ def body_view(
     }
 
 
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything the registry stores is UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def body_history(session: Session, body: Body) -> list[dict[str, Any]]:
     """The audit events of the body and of its lines, oldest first, without the internal actor."""
     line_ids = {f"{body.code}/{line.id}": line.id for line in body.authorizations}
@@ -99,7 +95,7 @@ def body_history(session: Session, body: Body) -> list[dict[str, Any]]:
     return [
         {
             "action": event.action,
-            "occurred_at": _as_utc(event.occurred_at),
+            "occurred_at": utc(event.occurred_at),
             "reason": event.reason,
             "authorization_id": (
                 line_ids.get(event.subject_key) if event.subject_type == "authorization" else None

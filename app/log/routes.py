@@ -8,7 +8,6 @@ whose parameters name every size are cacheable, the others are not.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -28,6 +27,7 @@ from app.log.schemas import (
     LogKeyArgs,
 )
 from registry import translog
+from registry.db import utc
 from registry.errors import InvalidInput, NotFound
 from registry.keystore import KeyStoreError, passphrase_from_env
 from registry.models import AuditEvent, LogNode
@@ -75,11 +75,6 @@ def _current_size(session: Session, asked: int, name: str, *, below: bool = Fals
     return size
 
 
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; audit events are stored in UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def _entry_view(index: int, event: AuditEvent, leaf_hash: bytes) -> dict[str, Any]:
     return {
         "index": index,
@@ -87,7 +82,7 @@ def _entry_view(index: int, event: AuditEvent, leaf_hash: bytes) -> dict[str, An
         "data": event.canonical,
         "event": {
             "id": event.id,
-            "occurred_at": _as_utc(event.occurred_at),
+            "occurred_at": utc(event.occurred_at),
             "action": event.action,
             "subject_type": event.subject_type,
             "subject_key": event.subject_key,
