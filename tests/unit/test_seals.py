@@ -21,7 +21,7 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import keystore, seals, verification
+from registry import keystore, seal_lookup, seals, verification
 from registry.authorizations import change_status
 from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
@@ -308,7 +308,7 @@ def test_the_lookup_reads_the_body_line_through_its_own_index(
         ).scalar_one()
         assert "(body_id, category, jurisdiction, starts, ends, status, authorization_id)" in definition
         return
-    compiled = verification._ONE_CERTIFICATE.compile(dialect=connection.dialect)
+    compiled = seal_lookup._ONE_CERTIFICATE.compile(dialect=connection.dialect)
     values = dict(compiled.params) | {"code": "CB-1", "number": "N", "category": "mask", "jurisdiction": "CN"}
     bound = tuple(values[name] for name in compiled.positiontup or ())
     rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string, bound)
