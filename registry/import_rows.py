@@ -4,7 +4,7 @@ The format is the export format (``registry.exports.COLUMNS``): one row per scop
 body's fields repeated on each row. :func:`parse` reads the header and rows (whole-file problems
 raise :class:`ImportRejected`); :func:`validate` checks each row and the rows against each other,
 giving one typed :class:`ImportRow` per valid row and every problem with its row and column.
-``registry.importer`` plans and applies them.
+``registry.import_plan`` plans and ``registry.importer`` applies them.
 """
 
 from __future__ import annotations

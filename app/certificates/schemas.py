@@ -2,7 +2,7 @@
 
 Input schemas refuse unknown fields (``unknown = RAISE``, nested ones too) and turn a valid
 certificate into the registry's ``CertificateInput``; the domain rules (authorization on the
-issue date, labs, duplicates) stay in ``registry.certificates``. Output schemas document the
+issue date, labs, duplicates) stay in ``registry.certificate_input``. Output schemas document the
 answers (OpenAPI) and make sure only declared fields leave the service.
 """
 

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from registry import exports, import_rows, importer, spreadsheets
+from registry import exports, import_plan, import_rows, importer, spreadsheets
 from registry.errors import ImportRejected
 from registry.exports import COLUMNS
 from registry.identifiers import USCC_ALPHABET, uscc_check_character
@@ -466,7 +466,8 @@ def test_every_problem_message_has_a_chinese_translation() -> None:
     position = {"rejected": 0, "fail": 1, "ImportProblem": 2}
     messages = set()
     tree = ast.Module(
-        body=[ast.parse(inspect.getsource(module)) for module in (spreadsheets, import_rows, importer)],
+        body=[ast.parse(inspect.getsource(module))
+              for module in (spreadsheets, import_rows, import_plan, importer)],
         type_ignores=[],
     )
     for node in ast.walk(tree):
