@@ -17,7 +17,7 @@ For each backend the script
    GET /V/<TOKEN> (the page a phone opens) and POST /api/v1/verify {"token"} (the API), each
    request naming another seal, cycling through the --certificates seals (so each is scanned
    again, as the QR printed on every box of a product is, and the server's keys remember having
-   verified it: verify.keys.VerifiedSeals); and GET /V/<TOKEN> (new seals), where no seal is
+   verified it: verify.verified_seals.VerifiedSeals); and GET /V/<TOKEN> (new seals), where no seal is
    sent twice in the run (signed for the bench: ``fresh_tokens``), so every request checks a
    signature (with the python client only: wrk cycles through a row's list). The client sends
    exactly --requests requests per row and round from --clients processes x --threads threads

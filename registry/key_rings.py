@@ -51,8 +51,8 @@ _RING_QUERY = (
 )
 _ring_cache: dict[tuple[Any, ...], tuple[vkeys.KeyEntry, ...]] = {}
 _cache_lock = threading.Lock()
-# Seals each seal key of the current ring remembers verifying (verify.keys.VerifiedSeals), about
-# 1 kB each: some 4 MB per key and process, for the seals scanned again (every box of a product).
+# Seals each seal key of the current ring remembers verifying (verify.verified_seals.VerifiedSeals),
+# about 1 kB each: some 4 MB per key and process, for the seals scanned again (every box of a product).
 # Rings no longer current forget theirs (load_ring), so older versions kept here cost nothing.
 REMEMBERED_SEALS = 4096
 

@@ -81,7 +81,7 @@ def verify_seal(data: bytes, ring: KeyRing, now: dt.datetime) -> Claims:
         raise AlgorithmNotAllowed("the algorithm does not match the key type", kid=message.kid)
     verified = entry.verified
     claims: Claims | None = verified.get(data) if verified is not None else None
-    if claims is None:  # not a seal this key remembers verifying (keys.VerifiedSeals)
+    if claims is None:  # not a seal this key remembers verifying (verified_seals.VerifiedSeals)
         if not entry.verifier(message.signature, message.to_be_signed):
             raise BadSignature("the signature does not verify", kid=message.kid)
         try:

@@ -403,7 +403,7 @@ def test_a_key_revoked_straight_in_sql_counts_at_the_next_verification(
 def test_the_registry_keys_remember_the_seals_they_verified(
     session: Session, now: dt.datetime, world: World
 ) -> None:
-    """The same seal scanned again skips its signature (verify.keys.VerifiedSeals); a revocation
+    """The same seal scanned again skips its signature (verify.verified_seals.VerifiedSeals); a revocation
     still counts at once, since a changed key is a new entry and a key's state is checked on
     every scan."""
     _, url = sealed(session, now, world)

@@ -1,5 +1,5 @@
-"""A key that remembers the seals it verified (verify.keys.VerifiedSeals): the same bytes skip
-the signature and the decoding, never the key's state, and nothing else is remembered."""
+"""A key that remembers the seals it verified (verify.verified_seals.VerifiedSeals): the same
+bytes skip the signature and the decoding, never the key's state, and nothing else is remembered."""
 
 from __future__ import annotations
 
