@@ -7,11 +7,12 @@ jurisdiction, and the key ring's stamp, in one statement (:func:`lookup_one`); a
 two (:func:`lookup_many`).
 
 The same certificate is scanned again and again (its QR is printed on every box of a product),
-and its row comes back the same until something about it changes. So :func:`lookup_one`
-keeps what it built from each row it read (:class:`RowMemo`): the key is the row itself, every
-column of it, so a changed status, name or authorization segment is a new key, never a stale
-answer. The statement still runs on every scan; only the Python objects built from its result
-are reused.
+and its rows come back the same until something about it changes. So :func:`lookup_one`
+keeps what it built from the rows it read (a ``verify.bounded_memo.BoundedMemo``): the key is
+every column the statement read (the certificate's once, each row's segment and stamp) and the
+scope the segments were read for, so a changed status, name or authorization segment is a new
+key, never a stale answer. The statement still runs on every scan; only the Python objects
+built from its result are reused.
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ class VerifiedCertificate:
         return self.status
 
 
-
 def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
     """``values`` in lists of at most ``size``: IN lists under every parameter limit."""
     for start in range(0, len(values), size):
@@ -126,6 +126,9 @@ _ONE_CERTIFICATE = (
         ),
     )
     .where(Body.code == bindparam("code"), Certificate.number == bindparam("number"))
+    # The same content in the same order (PostgreSQL returns the segments in any order): one
+    # memo key per state of a certificate, not one per order of its rows.
+    .order_by(_T.starts, _T.authorization_id)
 )
 _ONE_CERTIFICATE_READ = DriverRead(_ONE_CERTIFICATE)  # every scan runs it: the driver's cursor
 _CERTIFICATES = _CERTIFICATE_BASE.where(
@@ -219,7 +222,8 @@ def lookup_one(session: Reader, claims: Claims) -> tuple[Certificates, Lines, st
         return {}, {}, None
     # Every column read, and the scope the segments were read for: what was built from them is
     # built from nothing else, so an equal key is an equal answer. The certificate's columns are
-    # the same in every row (one certificate), so only the first row's are kept.
+    # the same in every row (one certificate), so only the first row's are kept. Every column is
+    # an int, a text, a date or NULL, so the key hashes (tests/unit/test_seal_lookup.py checks).
     key = (claims.category, claims.jurisdiction, rows[0], *[row[_WIDTH:] for row in rows[1:]])
     built = _built.get(key)
     if built is None:
@@ -232,11 +236,11 @@ def lookup_one(session: Reader, claims: Claims) -> tuple[Certificates, Lines, st
 
 def _lines_of_rows(rows: Sequence[Sequence[Any]], claims: Claims) -> Lines:
     """The lines of the timeline segments in ``rows`` (the columns after the certificate's)."""
+    scope = (rows[0][1], claims.category, claims.jurisdiction)  # the certificate's body_id
     segments: list[Segment] = []
     for row in rows:
         authorization_id, status, starts, ends, _stamp = row[_WIDTH:]
         if authorization_id is not None:
-            scope = (row[1], claims.category, claims.jurisdiction)  # the certificate's body_id
             segments.append((authorization_id, scope, starts, ends, status))
     return lines_from_segments(segments)
 
@@ -267,4 +271,3 @@ def lookup_many(session: Session, genuine: list[Claims]) -> tuple[Certificates, 
             if (body_id, category, jurisdiction) in scopes:
                 segments.append((authorization_id, (body_id, category, jurisdiction), starts, ends, status))
     return certificates, lines_from_segments(segments)
-

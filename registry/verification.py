@@ -101,7 +101,6 @@ def _check_signature(scanned: object, ring: KeyRing, now: dt.datetime) -> _Scan:
     return _Scan(claims, kid)
 
 
-
 def _result(
     verdict: Verdict, certificate: VerifiedCertificate | None, kid: bytes | None
 ) -> VerificationResult:

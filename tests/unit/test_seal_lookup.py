@@ -81,6 +81,32 @@ def test_any_change_to_what_a_verdict_reads_is_read_at_once(
     assert ended.code == "BODY_AUTHORIZATION_ENDED", ended
 
 
+def test_each_step_of_the_body_line_counts_at_once(session: Session, now: dt.datetime, world: World) -> None:
+    """Suspended from May, restored from June, withdrawn from 10 June, scanned after each step
+    with the memo kept: each step after the first leaves the first segment as it was and changes
+    a later one, so a key without the later rows would answer VALID after the withdrawal."""
+    url = sealed_url(session, now, world)
+    steps = [
+        (None, None, "VALID"),
+        ("suspended", dt.date(2026, 5, 1), "BODY_AUTHORIZATION_ENDED"),
+        ("active", dt.date(2026, 6, 1), "VALID"),
+        ("withdrawn", dt.date(2026, 6, 10), "BODY_AUTHORIZATION_ENDED"),
+    ]
+    for status, effective, expected in steps:
+        if status is not None:
+            change_status(session, world.line.id, status, reason="decision", actor="admin", now=now,
+                          effective=effective)
+            session.flush()
+        assert verification.verify_scanned(session, url, now=now).code == expected, (status, effective)
+
+
+def test_every_column_read_makes_a_hashable_key() -> None:
+    """The memo's key holds every column the statement reads: a JSON or array column added to
+    it would make every scan raise, so only plain values are allowed."""
+    for column in seal_lookup._ONE_CERTIFICATE.selected_columns:
+        assert column.type.python_type in {int, str, dt.date}, column
+
+
 def test_callers_get_containers_of_their_own(session: Session, now: dt.datetime, world: World) -> None:
     claims = claims_of(session, now, sealed_url(session, now, world))
     certificates, lines, stamp = seal_lookup.lookup_one(session, claims)
