@@ -17,9 +17,9 @@ For each backend the script
    GET /V/<TOKEN> (the page a phone opens) and POST /api/v1/verify {"token"} (the API), each
    request naming another seal, cycling through the --certificates seals (so each is scanned
    again, as the QR printed on every box of a product is, and the server's keys remember having
-   verified it: verify.verified_seals.VerifiedSeals); and GET /V/<TOKEN> (new seals), where no seal is
-   sent twice in the run (signed for the bench: ``fresh_tokens``), so every request checks a
-   signature (with the python client only: wrk cycles through a row's list). The client sends
+   verified it: verify.verified_seals.VerifiedSeals); and the page and the API with new seals,
+   where no seal is sent twice in the run (signed for the bench: ``fresh_tokens``), so every
+   request checks a signature (with the python client only: wrk cycles through a row's list). The client sends
    exactly --requests requests per row and round from --clients processes x --threads threads
    (a new connection per request, as gunicorn's sync workers close them), or runs ``wrk`` for a
    fixed time with --client wrk;
@@ -236,15 +236,26 @@ def gunicorn(url: str, workers: int, passphrase: bytes) -> Iterator[tuple[int, i
 
 
 def rows(tokens: list[str], fresh: list[str]) -> list[Row]:
+    """The rows of a run: ``fresh`` is split between the two rows of new seals, so no seal is
+    sent twice in the run, by either."""
+    half = len(fresh) // 2
+    page_fresh, api_fresh = fresh[:half], fresh[half:]
     return [
         Row("GET /api/v1/ping (baseline)", "GET", ["/api/v1/ping"], None),
         Row("GET /V/<TOKEN> (page)", "GET", [f"/V/{t}" for t in tokens], None),
-        Row("GET /V/<TOKEN> (new seals)", "GET", [f"/V/{t}" for t in fresh], None, onward=True),
+        Row("GET /V/<TOKEN> (new seals)", "GET", [f"/V/{t}" for t in page_fresh], None, onward=True),
         Row(
             "POST /api/v1/verify",
             "POST",
             ["/api/v1/verify"] * len(tokens),
             [json.dumps({"token": t}).encode() for t in tokens],
+        ),
+        Row(
+            "POST /api/v1/verify (new seals)",
+            "POST",
+            ["/api/v1/verify"] * len(api_fresh),
+            [json.dumps({"token": t}).encode() for t in api_fresh],
+            onward=True,
         ),
     ]
 
@@ -255,7 +266,8 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
     tokens = seed(url, args.certificates, passphrase)
     seeded = time.perf_counter() - started
     warm_up = min(400, args.requests)
-    fresh = fresh_tokens(url, passphrase, 1 + warm_up + args.rounds * args.requests, before)
+    # One seal to check the page with, then two rows' worth (rows() splits them).
+    fresh = fresh_tokens(url, passphrase, 1 + 2 * (warm_up + args.rounds * args.requests), before)
     assert len(set(fresh)) == len(fresh) and set(fresh).isdisjoint(tokens), "a new seal is not new"
     print(
         f"\n== {backend}: {len(tokens)} sealed certificates seeded in {seeded:.1f} s, {len(fresh)} new seals"
@@ -317,7 +329,7 @@ def report(backend: str, bench_rows: list[Row], rounds: list[dict[str, Measure]]
             f"{row.name:32} {sum(m.n for m in runs):>9} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {ratio:>6.2f}"
             f"  {verdict}{f'  ({errors} non-200)' if errors else ''}"
         )
-    for row in [row for row in bench_rows if row.method == "GET" and row is not bench_rows[0]]:
+    for row in bench_rows[1:]:
         spread = [round(r[row.name].rps / r[baseline].rps, 2) for r in rounds]
         print(f"{row.name} ratio per round: {spread}")
     # Where the machine's CPU goes per request (medians over the rounds): the ratio above is
