@@ -13,6 +13,7 @@ call, or trusted under the key ring's stamp on the hot path. Decrypted private k
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import threading
@@ -49,6 +50,20 @@ PURPOSES = ("seal", "root", "log")
 DEFAULT_VERIFY_PERIOD = dt.timedelta(days=5 * 365)
 ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 _SIGNER_CACHE_LIMIT = 16
+
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def kid_hex(text: str) -> str:
+    """A key id as the registry keeps it (16 hex digits), from either form a person meets: the hex
+    that ``keys list`` prints, or the base64url of the same 8 bytes that the API (``seal.kid``)
+    and the JWKS (``kid``) show. Anything else comes back stripped and lower-cased, to be not
+    found."""
+    value = text.strip()
+    if len(value) == 11 and set(value) <= _BASE64URL:  # 8 bytes in base64url, unpadded
+        return base64.urlsafe_b64decode(value + "=").hex()  # any 11 such characters decode
+    return value.lower()
 
 
 def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
@@ -174,13 +189,14 @@ def rotate_key(
 def revoke_key(
     session: Session, kid: str, reason: str, *, actor: str, now: dt.datetime
 ) -> SigningKeyRecord:
-    """Revoke a key: every seal it signed is refused from now on, whatever its date. Revoking the
-    active key leaves no active key of that purpose until :func:`generate_key` is called."""
+    """Revoke a key (``kid`` in either form: :func:`kid_hex`): every seal it signed is refused from
+    now on, whatever its date. Revoking the active key leaves no active key of that purpose until
+    :func:`generate_key` is called."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("a reason is required", field="reason")
     record = session.scalar(
-        select(SigningKeyRecord).where(SigningKeyRecord.kid == kid.strip().lower()).with_for_update()
+        select(SigningKeyRecord).where(SigningKeyRecord.kid == kid_hex(kid)).with_for_update()
     )
     if record is None:
         raise NotFound(f"no signing key {kid!r}")

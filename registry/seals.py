@@ -140,15 +140,17 @@ def reissue_seals(
     session: Session, kid: str, *, now: dt.datetime, passphrase: bytes, actor: str = "registry"
 ) -> list[Seal]:
     """New seals, under the active key, for every certificate (not withdrawn) whose latest seal
-    was signed by key ``kid``: the step after revoking or retiring a key."""
+    was signed by key ``kid`` (either form: ``keystore.kid_hex``): the step after revoking or
+    retiring a key."""
+    kid = keystore.kid_hex(kid)
     certificates = session.scalars(
         select(Certificate).where(
             Certificate.status != CertificateStatus.WITHDRAWN.value,
-            Certificate.id.in_(select(Seal.certificate_id).where(Seal.kid == kid.strip().lower())),
+            Certificate.id.in_(select(Seal.certificate_id).where(Seal.kid == kid)),
         ).order_by(Certificate.id)
     )
     return [
         issue_seal(session, certificate, now=now, passphrase=passphrase, actor=actor)
         for certificate in certificates
-        if (latest := latest_seal(session, certificate)) is not None and latest.kid == kid.strip().lower()
+        if (latest := latest_seal(session, certificate)) is not None and latest.kid == kid
     ]

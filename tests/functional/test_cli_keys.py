@@ -3,6 +3,7 @@ file: the commands commit, so they must not touch the shared test database."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -64,9 +65,14 @@ def test_key_lifecycle_commands(cli_app: Flask, monkeypatch: pytest.MonkeyPatch)
 
     code, output = _run(cli_app, "keys", "rotate", "--purpose", "seal", "--verify-days", "30")
     assert code == 0 and "new active key" in output, output
-    code, output = _run(cli_app, "keys", "revoke", first.group(1), "--reason", "laptop stolen")
+    # The key id as the API and the JWKS show it (base64url of the same 8 bytes) names it too.
+    shown = base64.urlsafe_b64encode(bytes.fromhex(first.group(1))).rstrip(b"=").decode()
+    code, output = _run(cli_app, "keys", "revoke", shown, "--reason", "laptop stolen")
     assert code == 0 and "KEY_REVOKED" in output, output
     assert _run(cli_app, "keys", "reseal", first.group(1)) == (0, "0 certificate(s) re-sealed\n")
+    assert _run(cli_app, "keys", "reseal", shown) == (0, "0 certificate(s) re-sealed\n")
+    code, output = _run(cli_app, "keys", "revoke", "AAAAAAAAAAA", "--reason", "no such key")
+    assert code == 1 and "no signing key" in output, output
     code, output = _run(cli_app, "keys", "list")
     assert code == 0
     assert re.search(rf"{first.group(1)}  seal  revoked .*verifies until 2026-07-15.*laptop stolen", output)
