@@ -13,7 +13,6 @@ call, or trusted under the key ring's stamp on the hot path. Decrypted private k
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import threading
@@ -52,17 +51,17 @@ ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 _SIGNER_CACHE_LIMIT = 16
 
 
-_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
 def kid_hex(text: str) -> str:
     """A key id as the registry keeps it (16 hex digits), from either form a person meets: the hex
     that ``keys list`` prints, or the base64url of the same 8 bytes that the API (``seal.kid``)
     and the JWKS (``kid``) show. Anything else comes back stripped and lower-cased, to be not
     found."""
     value = text.strip()
-    if len(value) == 11 and set(value) <= _BASE64URL:  # 8 bytes in base64url, unpadded
-        return base64.urlsafe_b64decode(value + "=").hex()  # any 11 such characters decode
+    if len(value) == 11:  # 8 bytes in unpadded base64url (the hex form has 16 characters)
+        try:
+            return vkeys.b64url_decode(value).hex()
+        except ValueError:
+            pass
     return value.lower()
 
 
