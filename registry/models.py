@@ -391,4 +391,5 @@ from registry.trust_models import (  # noqa: E402,F401
     LogHead,
     LogNode,
     SigningKeyRecord,
+    VerdictStamp,
 )

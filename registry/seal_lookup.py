@@ -11,8 +11,18 @@ and its rows come back the same until something about it changes. So :func:`look
 keeps what it built from the rows it read (a ``verify.bounded_memo.BoundedMemo``): the key is
 every column the statement read (the certificate's once, each row's segment and stamp) and the
 scope the segments were read for, so a changed status, name or authorization segment is a new
-key, never a stale answer. The statement still runs on every scan; only the Python objects
-built from its result are reused.
+key, never a stale answer; only the Python objects built from the statement's result are
+reused.
+
+A scan outside a transaction (the seal page's and the API's ``LookupReader``, which sees only
+committed rows) skips the statement itself while nothing it reads has changed: a trigger
+replaces ``verdict_stamp.stamp`` in every transaction that changes a table the statement reads
+(migration 0013), so the scan reads the stamp first, in one small statement with the key
+ring's, and what the same seal's scope gave under that stamp is the answer. What was read
+after the stamp is kept under it, so an entry is never older than its stamp; a committed change
+replaces the stamp with a new random value before its commit returns, so no later scan meets an
+entry from before it. A reader inside a transaction may see its own changes before the stamp
+does (PostgreSQL replaces it at COMMIT), so it always runs the statement.
 """
 
 from __future__ import annotations
@@ -21,15 +31,22 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
-from registry.db import Reader
+from registry.db import LookupReader, Reader
 from registry.driver_sql import DriverRead
-from registry.models import AuthorizationTimeline, Body, Certificate, CertificateStatus, Organization
+from registry.models import (
+    AuthorizationTimeline,
+    Body,
+    Certificate,
+    CertificateStatus,
+    Organization,
+    VerdictStamp,
+)
 from verify.authority import AuthorizationLine, StatusPeriod
 from verify.bounded_memo import BoundedMemo
 from verify.claims import Claims
@@ -208,9 +225,42 @@ ROW_MEMO_SIZE = 4096
 _built: BoundedMemo[tuple[Any, ...], tuple[VerifiedCertificate, Lines]] = BoundedMemo(ROW_MEMO_SIZE)
 
 
+# The stamps a scan outside a transaction reads first: the verdict stamp (migration 0013) and the
+# key ring's (0006), in one small statement.
+_STAMPS_READ = DriverRead(select(VerdictStamp.stamp, keystore.KEY_RING_STAMP).where(VerdictStamp.id == 1))
+# What lookup_one answered outside a transaction, by (verdict stamp, body code, certificate
+# number, category, jurisdiction): the built objects are _built's, so an entry is a key and a
+# pointer; None for a certificate not registered. A changed stamp leaves the old entries
+# unreachable; they go as new ones come.
+STAMP_MEMO_SIZE = 8192
+_NOT_KEPT = object()
+_by_stamp: BoundedMemo[tuple[str, str, str, str, str], tuple[VerifiedCertificate, Lines] | None]
+_by_stamp = BoundedMemo(STAMP_MEMO_SIZE)
+
+
 def lookup_one(session: Reader, claims: Claims) -> tuple[Certificates, Lines, str | None]:
     """The certificate named by ``claims``, its body's lines and the key ring's stamp (None when
-    no such certificate), in one query."""
+    no such certificate and no stamp was read), in one query; outside a transaction, in a small
+    one while nothing the lookup reads has changed since the same seal's scope was last read."""
+    if not isinstance(session, LookupReader):
+        return _lookup(session, claims)
+    ((verdict_stamp, key_stamp),) = _STAMPS_READ.rows(session, {})
+    scope = (verdict_stamp, claims.body_code, claims.certificate_number, claims.category, claims.jurisdiction)
+    kept = _by_stamp.get(scope, _NOT_KEPT)
+    if kept is _NOT_KEPT:
+        certificates, lines, current = _lookup(session, claims)
+        found = certificates.get(claims.certificate_key)
+        # Read after the stamp: as new as the stamp's state or newer, never older.
+        _by_stamp.put(scope, None if found is None else (found, lines))
+        return certificates, lines, current
+    if kept is None:
+        return {}, {}, key_stamp
+    certificate, kept_lines = cast(tuple[VerifiedCertificate, Lines], kept)
+    return {claims.certificate_key: certificate}, dict(kept_lines), key_stamp
+
+
+def _lookup(session: Reader, claims: Claims) -> tuple[Certificates, Lines, str | None]:
+    """:func:`lookup_one`'s statement, and the objects built from its rows (kept by the rows)."""
     params = {
         "code": claims.body_code,
         "number": claims.certificate_number,

@@ -74,6 +74,21 @@ class KeyRingStamp(Base):
     stamp: Mapped[str] = mapped_column(String(32))
 
 
+class VerdictStamp(Base):
+    """One row whose ``stamp`` a database trigger replaces in any transaction that changes
+    ``certificate``, ``body``, ``organization`` or ``authorization_timeline`` (migration 0013):
+    what a seal's lookup read outside a transaction is good while the stamp read before it is
+    current (``registry.seal_lookup``). ``xact`` is the transaction that last replaced it
+    (PostgreSQL: one replacement per transaction)."""
+
+    __tablename__ = "verdict_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))
+    xact: Mapped[int | None] = mapped_column(BigInteger)
+
+
 # --- the transparency log (registry.translog) -------------------------------------------------------
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 K = TypeVar("K")
 V = TypeVar("V")
+D = TypeVar("D")
 
 
 class BoundedMemo(Generic[K, V]):
@@ -26,9 +27,15 @@ class BoundedMemo(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._found)
 
-    def get(self, key: K) -> V | None:
-        """What was kept under ``key``, or None."""
-        return self._found.get(key)
+    @overload
+    def get(self, key: K) -> V | None: ...
+
+    @overload
+    def get(self, key: K, default: D) -> V | D: ...
+
+    def get(self, key: K, default: object = None) -> object:
+        """What was kept under ``key``, or ``default`` (None)."""
+        return self._found.get(key, default)
 
     def put(self, key: K, value: V) -> None:
         """Keep ``value`` under ``key`` (the oldest entry goes when full)."""
