@@ -37,7 +37,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from registry import keystore
-from registry.db import LookupReader, Reader
+from registry.db import LookupReader, Reader, engine_of
 from registry.driver_sql import DriverRead
 from registry.models import (
     AuthorizationTimeline,
@@ -228,13 +228,14 @@ _built: BoundedMemo[tuple[Any, ...], tuple[VerifiedCertificate, Lines]] = Bounde
 # The stamps a scan outside a transaction reads first: the verdict stamp (migration 0013) and the
 # key ring's (0006), in one small statement.
 _STAMPS_READ = DriverRead(select(VerdictStamp.stamp, keystore.KEY_RING_STAMP).where(VerdictStamp.id == 1))
-# What lookup_one answered outside a transaction, by (verdict stamp, body code, certificate
+# What lookup_one answered outside a transaction, by (engine, as a stamp is unique only within
+# one database; verdict stamp, body code, certificate
 # number, category, jurisdiction): the built objects are _built's, so an entry is a key and a
 # pointer; None for a certificate not registered. A changed stamp leaves the old entries
 # unreachable; they go as new ones come.
 STAMP_MEMO_SIZE = 8192
 _NOT_KEPT = object()
-_by_stamp: BoundedMemo[tuple[str, str, str, str, str], tuple[VerifiedCertificate, Lines] | None]
+_by_stamp: BoundedMemo[tuple[Any, str, str, str, str, str], tuple[VerifiedCertificate, Lines] | None]
 _by_stamp = BoundedMemo(STAMP_MEMO_SIZE)
 
 
@@ -245,7 +246,8 @@ def lookup_one(session: Reader, claims: Claims) -> tuple[Certificates, Lines, st
     if not isinstance(session, LookupReader):
         return _lookup(session, claims)
     ((verdict_stamp, key_stamp),) = _STAMPS_READ.rows(session, {})
-    scope = (verdict_stamp, claims.body_code, claims.certificate_number, claims.category, claims.jurisdiction)
+    scope = (engine_of(session), verdict_stamp, claims.body_code, claims.certificate_number,
+             claims.category, claims.jurisdiction)  # fmt: skip
     kept = _by_stamp.get(scope, _NOT_KEPT)
     if kept is _NOT_KEPT:
         certificates, lines, current = _lookup(session, claims)

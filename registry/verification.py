@@ -10,10 +10,11 @@ This is the hot path of the service: every scan of every QR code lands here. A s
 read in one statement (``registry.seal_lookup``): the certificate with everything a verdict
 shows, the timeline segments of its body's lines for the sealed category and jurisdiction, and
 the key ring's stamp; outside a transaction, in a statement of two stamps only while nothing
-that statement reads has changed (the verdict stamp, migration 0013). The seal is checked first with the ring cached for this database; the
-verdict stands only if that ring's stamp is the one the statement read, otherwise the keys are
-read again and the seal checked again (see ``registry.keystore``). A batch makes three
-statements for all its items (keys, certificates, segments).
+that statement reads has changed (the verdict stamp, migration 0013). The seal is checked
+first with the ring cached for this database; the verdict stands only if that ring's stamp
+is the one the statement read, otherwise the keys are read again and the seal checked again
+(see ``registry.keystore``). A batch makes three statements for all its items (keys,
+certificates, segments).
 """
 
 from __future__ import annotations

@@ -211,3 +211,19 @@ def test_writers_do_not_wait_on_the_stamp_before_they_commit(database: tuple[Eng
         assert len({before, first, stamp_of(engine)}) == 3
     finally:
         other.close()
+
+
+def test_every_table_the_lookup_reads_has_its_triggers(database: tuple[Engine, Session]) -> None:
+    """A SQLite table rebuilt by a later migration (Alembic's batch mode) loses its triggers,
+    and every scan would then answer from an old stamp: a migration that rebuilds one of these
+    tables must create them again (migration 0013's names)."""
+    engine, _ = database
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            names = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+            verbs = ("insert", "update", "delete")
+            expected = {f"{t}_verdict_stamp_{verb}" for t in TABLES for verb in verbs}
+        else:
+            names = set(connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
+            expected = {f"{t}_verdict_stamp{end}" for t in TABLES for end in ("", "_truncate")}
+    assert expected <= names
