@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -60,16 +61,32 @@ def stamp_of(engine: Engine) -> str:
         return str(connection.scalar(select(VerdictStamp.stamp)))
 
 
-def lookups_run(engine: Engine) -> list[str]:
-    """The seal lookups (``registry.seal_lookup``'s statement) run on ``engine`` from now on."""
-    seen: list[str] = []
+class Statements:
+    """The statements a scan ran on its pinned connection (``PinnedConnections.fetch``).
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "ORDER BY authorization_timeline.starts" in statement:
-            seen.append(statement)
+    Counted there rather than by an engine listener: a listener on cursor execution makes the
+    driver reads go through a pooled SQLAlchemy connection (``registry.driver_sql``), and the
+    pinned path, which the seal page and the API take, would not be the one tested.
+    """
 
-    event.listen(engine, "before_cursor_execute", count)
-    return seen
+    def __init__(self, reader: LookupReader, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.run: list[str] = []
+        fetch = reader.pinned.fetch
+
+        def counted(sql: str, parameters: Any) -> list[Any]:
+            self.run.append(sql)
+            return fetch(sql, parameters)
+
+        monkeypatch.setattr(reader.pinned, "fetch", counted)
+
+    @property
+    def lookups(self) -> int:
+        """How many seven-table lookups (``registry.seal_lookup``'s statement) ran."""
+        return sum("ORDER BY authorization_timeline.starts" in sql for sql in self.run)
+
+    @property
+    def stamp_reads(self) -> int:
+        return sum("verdict_stamp" in sql for sql in self.run)
 
 
 def sealed(writer: Session, world: World, number: str) -> str:
@@ -111,17 +128,18 @@ def test_a_change_to_another_table_leaves_the_stamp(database: tuple[Engine, Sess
 
 
 def test_a_scan_reuses_its_lookup_while_the_stamp_stands_and_reads_each_change_at_once(
-    database: tuple[Engine, Session], reader: LookupReader
+    database: tuple[Engine, Session], reader: LookupReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, writer = database
+    _, writer = database
     world = make_world(writer, NOW)
     token = sealed(writer, world, "CQC2026000001")
-    runs = lookups_run(engine)
+    runs = Statements(reader, monkeypatch)
 
     first = verification.verify_scanned(reader, token, now=NOW)
-    assert first.code == "VALID" and len(runs) == 1
+    assert first.code == "VALID" and runs.lookups == 1
     again = verification.verify_scanned(reader, token, now=NOW)
-    assert again.code == "VALID" and len(runs) == 1  # the stamp only
+    assert again.code == "VALID" and runs.lookups == 1  # the stamp only
+    assert runs.stamp_reads == 2 and len(runs.run) == 3  # both on the pinned connection
     assert again.certificate is first.certificate
 
     holder_id = writer.get(Certificate, first.certificate.id).holder_id  # type: ignore[union-attr]
@@ -129,7 +147,7 @@ def test_a_scan_reuses_its_lookup_while_the_stamp_stands_and_reads_each_change_a
     writer.commit()
     renamed = verification.verify_scanned(reader, token, now=NOW)
     assert renamed.certificate is not None and renamed.certificate.holder.name_zh == "新名字有限公司"
-    assert len(runs) == 2
+    assert runs.lookups == 2
 
     code = world.body.code
     change_certificate_status(writer, code, "CQC2026000001", "suspended", reason="audit", actor="op", now=NOW)
@@ -144,14 +162,15 @@ def test_a_scan_reuses_its_lookup_while_the_stamp_stands_and_reads_each_change_a
     writer.commit()
     assert verification.verify_scanned(reader, token, now=NOW).code == "BODY_AUTHORIZATION_ENDED"
     assert verification.verify_scanned(reader, token, now=NOW).code == "BODY_AUTHORIZATION_ENDED"
-    assert len(runs) == 5  # one per committed change, none for the scan after it
+    assert runs.lookups == 5  # one per committed change, none for the scan after it
+    assert runs.stamp_reads == 7  # every scan read the stamp first
 
 
 def test_a_seal_of_a_certificate_registered_later_is_valid_from_the_next_scan(
-    database: tuple[Engine, Session], reader: LookupReader
+    database: tuple[Engine, Session], reader: LookupReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """NOT_REGISTERED is kept under its stamp too, and a registration replaces the stamp."""
-    engine, writer = database
+    _, writer = database
     world = make_world(writer, NOW)
     sealed(writer, world, "CQC2026000001")
     certificate = writer.scalars(select(Certificate)).one()
@@ -159,12 +178,12 @@ def test_a_seal_of_a_certificate_registered_later_is_valid_from_the_next_scan(
     claims = seals.certificate_claims(certificate, NOW)
     unregistered = dataclasses.replace(claims, certificate_number="CQC2026000002")
     token = vseal.token_from_bytes(vseal.sign_seal(unregistered, ring))
-    runs = lookups_run(engine)
+    runs = Statements(reader, monkeypatch)
 
     assert verification.verify_scanned(reader, token, now=NOW).code == "NOT_REGISTERED"
-    lookups = len(runs)
+    assert runs.lookups == 1
     assert verification.verify_scanned(reader, token, now=NOW).code == "NOT_REGISTERED"
-    assert len(runs) == lookups  # kept: a flood of one unregistered seal costs no lookups
+    assert runs.lookups == 1  # kept: a flood of one unregistered seal costs no lookups
 
     register(writer, NOW, world, "CQC2026000002")
     writer.commit()
@@ -213,17 +232,171 @@ def test_writers_do_not_wait_on_the_stamp_before_they_commit(database: tuple[Eng
         other.close()
 
 
-def test_every_table_the_lookup_reads_has_its_triggers(database: tuple[Engine, Session]) -> None:
+# What pg_trigger.tgtype says of a trigger (PostgreSQL's include/catalog/pg_trigger.h).
+ROW, BEFORE, INSERT, DELETE, UPDATE, TRUNCATE = 1, 2, 4, 8, 16, 32
+
+
+def test_every_table_the_lookup_reads_has_its_triggers_for_every_kind_of_change(
+    database: tuple[Engine, Session],
+) -> None:
     """A SQLite table rebuilt by a later migration (Alembic's batch mode) loses its triggers,
     and every scan would then answer from an old stamp: a migration that rebuilds one of these
-    tables must create them again (migration 0013's names)."""
+    tables must create them again (migration 0013's). Each kind of change is checked: a table
+    whose DELETE trigger alone went missing would answer from before a deletion."""
     engine, _ = database
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            names = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-            verbs = ("insert", "update", "delete")
-            expected = {f"{t}_verdict_stamp_{verb}" for t in TABLES for verb in verbs}
-        else:
-            names = set(connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
-            expected = {f"{t}_verdict_stamp{end}" for t in TABLES for end in ("", "_truncate")}
-    assert expected <= names
+            listed = text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            found: dict[str, str] = {row[0]: row[1] for row in connection.execute(listed)}
+            for table in TABLES:
+                for verb in ("INSERT", "UPDATE", "DELETE"):
+                    name = f"{table}_verdict_stamp_{verb.lower()}"
+                    sql = " ".join(found.get(name, "").split())
+                    assert sql.startswith(f"CREATE TRIGGER {name} AFTER {verb} ON {table} ")
+                    assert sql.endswith("UPDATE verdict_stamp SET stamp = lower(hex(randomblob(16))); END")
+            return
+        rows = connection.execute(
+            text(
+                "SELECT c.relname, t.tgname, t.tgtype, t.tgdeferrable, t.tginitdeferred, p.proname "
+                "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE NOT t.tgisinternal"
+            )
+        )
+        triggers = {(table, name): (kind, deferrable, deferred, function)
+                    for table, name, kind, deferrable, deferred, function in rows}  # fmt: skip
+    for table in TABLES:
+        # Each row changed, after it is changed, at COMMIT: INSERT, UPDATE and DELETE.
+        assert triggers[(table, f"{table}_verdict_stamp")] == (ROW | INSERT | DELETE | UPDATE, True, True,
+                                                                "verdict_restamp")  # fmt: skip
+        truncate = triggers[(table, f"{table}_verdict_stamp_truncate")]
+        assert truncate == (TRUNCATE, False, False, "verdict_restamp")
+
+
+def test_a_row_inserted_updated_or_deleted_in_sql_replaces_the_stamp(
+    database: tuple[Engine, Session],
+) -> None:
+    """Each kind of change on its own, each in its own transaction, straight in SQL."""
+    engine, writer = database
+    world = make_world(writer, NOW)
+    writer.commit()
+    stamps = [stamp_of(engine)]
+
+    def committed(statement: str, *rows: dict[str, Any]) -> None:
+        for values in rows or ({},):
+            writer.execute(text(statement), values)
+        writer.commit()
+        stamps.append(stamp_of(engine))
+
+    committed(
+        "INSERT INTO organization (name_zh, name_en, country, address, website) "
+        "VALUES ('新增企业', 'New Co', 'CN', '', '')"
+    )
+    committed("UPDATE organization SET name_en = 'Renamed Co' WHERE name_zh = '新增企业'")
+    committed("DELETE FROM organization WHERE name_zh = '新增企业'")
+    line = {"line": world.line.id}
+    read = text("SELECT * FROM authorization_timeline WHERE authorization_id = :line")
+    segments = [dict(segment) for segment in writer.execute(read, line).mappings()]
+    assert segments
+    committed("DELETE FROM authorization_timeline WHERE authorization_id = :line", line)
+    committed("SELECT 1")  # a transaction that changes nothing leaves it
+    columns = list(segments[0])
+    names, values = ", ".join(columns), ", ".join(f":{name}" for name in columns)
+    committed(f"INSERT INTO authorization_timeline ({names}) VALUES ({values})", *segments)  # noqa: S608
+    assert stamps[5] == stamps[4]
+    del stamps[5]
+    assert len(set(stamps)) == len(stamps) == 6, stamps
+
+
+def test_a_truncated_table_replaces_the_stamp(database: tuple[Engine, Session]) -> None:
+    """PostgreSQL's TRUNCATE fires no row trigger: a statement trigger of its own does it."""
+    engine, writer = database
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (DELETE without WHERE fires the row triggers)")
+    make_world(writer, NOW)
+    writer.commit()
+    before = stamp_of(engine)
+    writer.execute(text("TRUNCATE authorization_timeline"))
+    writer.commit()
+    assert stamp_of(engine) != before
+
+
+@pytest.mark.parametrize("after", [1, 2])
+def test_a_change_committed_while_a_scan_reads_counts_from_the_next_scan(
+    database: tuple[Engine, Session], reader: LookupReader, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    """A suspension committed right after the scan's first statement, or its second: what that
+    scan keeps must never be answered after the commit. Kept under a stamp read after the
+    lookup, say, the VALID read before the commit would be answered under the new stamp."""
+    _, writer = database
+    world = make_world(writer, NOW)
+    token = sealed(writer, world, "CQC2026000001")
+    fetch = reader.pinned.fetch
+    statements: list[str] = []
+
+    def then_commit(sql: str, parameters: Any) -> list[Any]:
+        rows = fetch(sql, parameters)
+        statements.append(sql)
+        if len(statements) == after:
+            change_certificate_status(writer, world.body.code, "CQC2026000001", "suspended",
+                                      reason="audit", actor="op", now=NOW)  # fmt: skip
+            writer.commit()
+        return rows
+
+    monkeypatch.setattr(reader.pinned, "fetch", then_commit)
+    verification.verify_scanned(reader, token, now=NOW)  # VALID or SUSPENDED: it raced the commit
+    for _ in range(2):
+        assert verification.verify_scanned(reader, token, now=NOW).code == "CERTIFICATE_SUSPENDED"
+    assert len(statements) >= 3  # the first scan's stamps and lookup (a miss), then the others'
+
+
+def test_the_stamp_functions_ignore_the_writers_search_path_and_need_no_rights(
+    database: tuple[Engine, Session],
+) -> None:
+    """Migration 0014: a writer whose search_path finds another schema's ``verdict_stamp`` and
+    ``key_ring_stamp`` first still replaces the registry's (unpinned, the functions replaced
+    the decoys and every scan answered from before the change), with no right of its own on
+    the stamp tables (the functions run as their owner)."""
+    engine, writer = database
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no schemas, no roles and no trigger functions")
+    make_world(writer, NOW)
+    writer.commit()
+    schema = writer.scalar(text("SELECT current_schema()"))
+    if not writer.scalar(text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")):
+        pytest.skip("the test database's user cannot create a role")
+    role = f"stamp_writer_{secrets.token_hex(4)}"
+    before = {name: stamp_of_table(engine, name) for name in ("verdict_stamp", "key_ring_stamp")}
+    for statement in (
+        f"CREATE ROLE {role}",
+        f"CREATE SCHEMA decoy AUTHORIZATION {role}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {role}",
+        f"GRANT UPDATE, SELECT ON organization, signing_key TO {role}",
+    ):
+        writer.execute(text(statement))
+    writer.commit()
+    try:
+        writer.execute(text(f"SET ROLE {role}"))
+        writer.execute(text(f"SET search_path = decoy, {schema}"))
+        for name in ("verdict_stamp", "key_ring_stamp"):
+            writer.execute(text(f"CREATE TABLE decoy.{name} (id int, stamp text, xact bigint)"))
+            writer.execute(text(f"INSERT INTO decoy.{name} VALUES (1, 'decoy', NULL)"))  # noqa: S608
+        writer.execute(text("UPDATE organization SET name_en = name_en"))
+        writer.execute(text("UPDATE signing_key SET revoked_reason = revoked_reason"))
+        writer.commit()
+        for name in ("verdict_stamp", "key_ring_stamp"):
+            assert writer.scalar(text(f"SELECT stamp FROM decoy.{name}")) == "decoy"  # noqa: S608
+        writer.commit()
+    finally:
+        writer.rollback()
+        writer.execute(text("RESET ROLE"))
+        writer.execute(text("RESET search_path"))
+        writer.execute(text(f"DROP OWNED BY {role}"))
+        writer.execute(text(f"DROP ROLE {role}"))
+        writer.commit()
+    for name, stamp in before.items():
+        assert stamp_of_table(engine, name) != stamp, name
+
+
+def stamp_of_table(engine: Engine, table: str) -> str:
+    with engine.connect() as connection:
+        return str(connection.scalar(text(f"SELECT stamp FROM {table}")))  # noqa: S608  # a constant
