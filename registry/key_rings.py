@@ -96,13 +96,15 @@ def load_ring(session: Reader, purpose: str = "seal") -> vkeys.KeyRing:
             remember = REMEMBERED_SEALS if purpose == "seal" else 0  # only seals come back
             entries = tuple(_entry(row, remember) for row in rows)
             with _cache_lock:
-                if len(_ring_cache) >= _RING_CACHE_LIMIT:
-                    _ring_cache.clear()
+                # Before any is dropped for room: a dropped ring may still be held (a cached
+                # stamped ring, a caller), and would keep its memory.
                 for (other_purpose, _), older in _ring_cache.items():
                     if other_purpose == purpose:  # a ring no longer current: its memory goes
                         for entry in older:
                             if entry.verified is not None:
                                 entry.verified.clear()
+                if len(_ring_cache) >= _RING_CACHE_LIMIT:
+                    _ring_cache.clear()
                 _ring_cache[cache_key] = entries
         # A new ring object per call (rings are mutable); the entries are frozen and shared.
         return vkeys.KeyRing(entries)

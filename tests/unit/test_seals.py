@@ -21,7 +21,7 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry import keystore, seal_lookup, seals, verification
+from registry import key_rings, keystore, seal_lookup, seals, verification
 from registry.authorizations import change_status
 from registry.bundle_export import build_trust_bundle
 from registry.certificates import certificate_snapshot, change_certificate_status
@@ -422,6 +422,22 @@ def test_the_registry_keys_remember_the_seals_they_verified(
     assert len(entry.verified) == 0  # the ring no longer current forgot its seals
     roots = keystore.load_ring(session, "root").entries()  # the world has a root key
     assert roots and all(key.verified is None for key in roots)  # bundles are not scanned again
+
+
+def test_a_ring_no_longer_current_forgets_its_seals_when_the_ring_cache_is_full(
+    session: Session, now: dt.datetime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ring cache is emptied when full: the ring it replaces must forget its seals first
+    (a full cache once dropped it with its memory, which whoever still held it kept)."""
+    monkeypatch.setattr(key_rings, "_RING_CACHE_LIMIT", 1)
+    key_rings._ring_cache.clear()
+    _, url = sealed(session, now, world)
+    assert verification.verify_scanned(session, url, now=now).code == "VALID"
+    (entry,) = keystore.cached_ring(session, "seal")[1].entries()
+    assert entry.verified is not None and len(entry.verified) == 1
+    keystore.revoke_key(session, entry.kid.hex(), "leaked", actor="op", now=now)
+    assert verification.verify_scanned(session, url, now=now).code == "KEY_REVOKED"
+    assert len(entry.verified) == 0
 
 
 @SEVERAL
