@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 import app as app_package
 from app.database import new_session
-from registry import migrate
+from registry import migrate, stamps
 from registry.errors import RegistryError
 from registry.users import create_user
 
@@ -60,6 +60,23 @@ def create_admin_command(username: str, password_file: click.File | None) -> Non
     finally:
         session.close()
     click.echo(f"admin {username} created")
+
+
+@registry_cli.command("renew-stamps")
+@click.option("--reason", default="", help="Why (audited), e.g. which backup was restored.")
+def renew_stamps_command(reason: str) -> None:
+    """Make every web worker read certificates and keys again at its next scan.
+
+    Run it after restoring a backup into a running deployment: the restored rows come with the
+    stamps of their day, under which a worker may still keep what it read later.
+    """
+    session = new_session(current_app)
+    try:
+        stamps.renew_stamps(session, actor="cli", now=utc_now(), reason=reason)
+        session.commit()
+    finally:
+        session.close()
+    click.echo("stamps renewed: every worker reads certificates and keys again at its next scan")
 
 
 def register(app: Flask) -> None:

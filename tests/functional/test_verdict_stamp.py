@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,46 +18,21 @@ from sqlalchemy.orm import Session
 from registry import keystore, seal_lookup, seals, verification
 from registry.authorizations import change_status
 from registry.certificates import change_certificate_status
-from registry.db import LookupReader, PinnedConnections, make_engine, make_session_factory, reading_options
-from registry.models import Certificate, Organization, VerdictStamp
+from registry.db import LookupReader, make_session_factory
+from registry.models import Certificate, Organization
 from tests.conftest import NOW
-from tests.unit.seal_support import PASSPHRASE, World, make_world, register
+from tests.functional.stamp_support import (  # noqa: F401  # fixtures
+    database_fixture,
+    empty_memos_fixture,
+    reader_fixture,
+    sealed,
+    stamp_of,
+)
+from tests.unit.seal_support import PASSPHRASE, make_world, register
 from verify import seal as vseal
 from verify.keys import KeyRing
 
 TABLES = ("certificate", "body", "organization", "authorization_timeline")
-
-
-@pytest.fixture
-def database(committed_url: str) -> Iterator[tuple[Engine, Session]]:
-    """The committed database's engine and a writer's session on it (another process's view)."""
-    engine = make_engine(committed_url)
-    writer: Session = make_session_factory(engine)()
-    yield engine, writer
-    writer.close()
-    engine.dispose()
-
-
-@pytest.fixture
-def reader(database: tuple[Engine, Session]) -> Iterator[LookupReader]:
-    """A scan's reader, as the seal page has it: the thread's pinned connection, no transaction."""
-    engine, _ = database
-    pinned = PinnedConnections(engine)
-    found = LookupReader(pinned, engine.execution_options(**reading_options(engine)))
-    yield found
-    found.close()
-    pinned.close()
-
-
-@pytest.fixture(autouse=True)
-def empty_memos() -> None:
-    seal_lookup._by_stamp.clear()
-    seal_lookup._built.clear()
-
-
-def stamp_of(engine: Engine) -> str:
-    with engine.connect() as connection:
-        return str(connection.scalar(select(VerdictStamp.stamp)))
 
 
 class Statements:
@@ -87,13 +61,6 @@ class Statements:
     @property
     def stamp_reads(self) -> int:
         return sum("verdict_stamp" in sql for sql in self.run)
-
-
-def sealed(writer: Session, world: World, number: str) -> str:
-    certificate = register(writer, NOW, world, number)
-    token = seals.issue_seal(writer, certificate, now=NOW, passphrase=PASSPHRASE).token
-    writer.commit()
-    return token
 
 
 @pytest.mark.parametrize("table", TABLES)
