@@ -86,7 +86,9 @@ class ScanEvent(Base):
     exporter_credit_code: Mapped[str | None] = mapped_column(String(18))
     declared_hs_code: Mapped[str | None] = mapped_column(String(10))
     declaration_outcome: Mapped[str | None] = mapped_column(String(16))
-    declaration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # SQL NULL for a scan without a declaration, not JSON's null (SQLAlchemy's default), so
+    # `declaration IS NULL` finds them.
+    declaration: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     client_hash: Mapped[str | None] = mapped_column(String(64))
 
 

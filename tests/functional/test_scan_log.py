@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.scanlog import ScanLog
@@ -52,6 +52,8 @@ def test_pages_and_api_calls_are_logged(world: World, session: Session) -> None:
     assert not any("203.0.113" in json.dumps(value, default=str) for value in stored)
     assert first.client_hash != client_hash(b"another-secret", "203.0.113.7")
     assert scans[3].certificate_id is None and scans[3].token_sha256 is None
+    # No declaration: SQL NULL, not JSON's null.
+    assert session.scalar(select(func.count()).where(ScanEvent.declaration.is_(None))) == 4
 
 
 def test_a_forged_seal_is_attributed_to_the_body_it_names(world: World, session: Session) -> None:
