@@ -67,13 +67,16 @@ def create_admin_command(username: str, password_file: click.File | None) -> Non
 def renew_stamps_command(reason: str) -> None:
     """Make every web worker read certificates and keys again at its next scan.
 
-    Run it after restoring a backup into a running deployment: the restored rows come with the
-    stamps of their day, under which a worker may still keep what it read later.
+    Required after restoring a backup into a running deployment: the restored rows come with
+    the stamps of their day, under which a worker may still keep what it read later.
     """
     session = new_session(current_app)
     try:
         stamps.renew_stamps(session, actor="cli", now=utc_now(), reason=reason)
         session.commit()
+    except RegistryError as exc:
+        session.rollback()
+        raise click.ClickException(exc.message) from exc
     finally:
         session.close()
     click.echo("stamps renewed: every worker reads certificates and keys again at its next scan")

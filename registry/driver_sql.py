@@ -152,8 +152,8 @@ class DriverInsert:
     """Rows inserted into ``columns`` of ``table`` with the driver's ``executemany``.
 
     Each value goes through its column type's bind processor, exactly as with SQLAlchemy (so a
-    Python None in a JSON column is JSON null, as the ORM writes it). Defaults are not applied:
-    give every column.
+    Python None in a JSON column is written as the column's type says: JSON null, or SQL NULL
+    with ``none_as_null``). Defaults are not applied: give every column.
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:

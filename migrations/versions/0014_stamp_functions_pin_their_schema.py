@@ -8,10 +8,11 @@ replace that one, leave the registry's stamp as it was, and every scan would go 
 from what it read before the change: a stale verdict. And every role that writes the tables
 they watch needed UPDATE on the stamp tables.
 
-Now each runs with ``search_path`` set to the schema the migration runs in (where the tables
-are), ``pg_temp`` last, as PostgreSQL's documentation asks of a SECURITY DEFINER function,
-and as its owner: a writer needs no right on the stamp tables, and cannot point the function
-elsewhere. SQLite has no schemas and no roles: nothing to do there.
+Now each runs with ``search_path`` set to the schema of the stamp tables, ``pg_temp`` last,
+as PostgreSQL's documentation asks of a SECURITY DEFINER function, and as its owner: a writer
+needs no right on the stamp tables, and cannot point the function elsewhere. The owner is
+whoever ran migrations 0006 and 0013: let that be the schema's owner, not a superuser. SQLite
+has no schemas and no roles: nothing to do there.
 
 Revision ID: 0014
 Revises: 0013
@@ -30,22 +31,31 @@ depends_on = None
 FUNCTIONS = ('key_ring_restamp()', 'verdict_restamp()')
 
 
-def upgrade() -> None:
+def _schema() -> str:
+    """The schema of the stamp tables (and of their functions, created beside them), quoted:
+    taken from the table, not from this run's search_path."""
     bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
+    name = bind.exec_driver_sql(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = 'verdict_stamp'::regclass"
+    ).scalar_one()
+    return str(bind.dialect.identifier_preparer.quote_identifier(name))
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
         return
-    schema = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
-    quoted = bind.dialect.identifier_preparer.quote_identifier(schema)
+    schema = _schema()
     for function in FUNCTIONS:
-        op.execute(f"ALTER FUNCTION {quoted}.{function} SECURITY DEFINER SET search_path = {quoted}, pg_temp")
+        op.execute(f"ALTER FUNCTION {schema}.{function} SECURITY DEFINER SET search_path = {schema}, pg_temp")
         # A trigger function cannot be called on its own; no one needs to, either.
-        op.execute(f"REVOKE ALL ON FUNCTION {quoted}.{function} FROM PUBLIC")
+        op.execute(f"REVOKE ALL ON FUNCTION {schema}.{function} FROM PUBLIC")
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
+    if op.get_bind().dialect.name != "postgresql":
         return
+    schema = _schema()
     for function in FUNCTIONS:
-        op.execute(f"ALTER FUNCTION {function} SECURITY INVOKER RESET search_path")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {function} TO PUBLIC")
+        op.execute(f"ALTER FUNCTION {schema}.{function} SECURITY INVOKER RESET search_path")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {schema}.{function} TO PUBLIC")

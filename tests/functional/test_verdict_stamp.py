@@ -328,38 +328,36 @@ def test_the_stamp_functions_ignore_the_writers_search_path_and_need_no_rights(
         pytest.skip("SQLite has no schemas, no roles and no trigger functions")
     make_world(writer, NOW)
     writer.commit()
-    schema = writer.scalar(text("SELECT current_schema()"))
     if not writer.scalar(text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")):
         pytest.skip("the test database's user cannot create a role")
-    role = f"stamp_writer_{secrets.token_hex(4)}"
+    quote = engine.dialect.identifier_preparer.quote_identifier
+    schema = quote(str(writer.scalar(text("SELECT current_schema()"))))
+    suffix = secrets.token_hex(4)
+    role, decoy = f"stamp_writer_{suffix}", f"decoy_{suffix}"
     before = {name: stamp_of_table(engine, name) for name in ("verdict_stamp", "key_ring_stamp")}
-    for statement in (
-        f"CREATE ROLE {role}",
-        f"CREATE SCHEMA decoy AUTHORIZATION {role}",
-        f"GRANT USAGE ON SCHEMA {schema} TO {role}",
-        f"GRANT UPDATE, SELECT ON organization, signing_key TO {role}",
-    ):
-        writer.execute(text(statement))
-    writer.commit()
+    with engine.begin() as admin:
+        admin.execute(text(f"CREATE ROLE {role}"))
+        admin.execute(text(f"CREATE SCHEMA {decoy} AUTHORIZATION {role}"))
+        admin.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+        admin.execute(text(f"GRANT UPDATE, SELECT ON organization, signing_key TO {role}"))
     try:
-        writer.execute(text(f"SET ROLE {role}"))
-        writer.execute(text(f"SET search_path = decoy, {schema}"))
-        for name in ("verdict_stamp", "key_ring_stamp"):
-            writer.execute(text(f"CREATE TABLE decoy.{name} (id int, stamp text, xact bigint)"))
-            writer.execute(text(f"INSERT INTO decoy.{name} VALUES (1, 'decoy', NULL)"))  # noqa: S608
-        writer.execute(text("UPDATE organization SET name_en = name_en"))
-        writer.execute(text("UPDATE signing_key SET revoked_reason = revoked_reason"))
-        writer.commit()
-        for name in ("verdict_stamp", "key_ring_stamp"):
-            assert writer.scalar(text(f"SELECT stamp FROM decoy.{name}")) == "decoy"  # noqa: S608
-        writer.commit()
+        # One transaction on one connection: SET LOCAL holds until its COMMIT, where the
+        # deferred trigger fires, and leaves no pooled connection with the role or the path.
+        with engine.begin() as connection:
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            connection.execute(text(f"SET LOCAL search_path = {decoy}, {schema}"))
+            for name in ("verdict_stamp", "key_ring_stamp"):
+                connection.execute(text(f"CREATE TABLE {decoy}.{name} (id int, stamp text, xact bigint)"))
+                connection.execute(text(f"INSERT INTO {decoy}.{name} VALUES (1, 'decoy', NULL)"))  # noqa: S608
+            connection.execute(text("UPDATE organization SET name_en = name_en"))
+            connection.execute(text("UPDATE signing_key SET revoked_reason = revoked_reason"))
+        with engine.connect() as connection:
+            for name in ("verdict_stamp", "key_ring_stamp"):
+                assert connection.scalar(text(f"SELECT stamp FROM {decoy}.{name}")) == "decoy"  # noqa: S608
     finally:
-        writer.rollback()
-        writer.execute(text("RESET ROLE"))
-        writer.execute(text("RESET search_path"))
-        writer.execute(text(f"DROP OWNED BY {role}"))
-        writer.execute(text(f"DROP ROLE {role}"))
-        writer.commit()
+        with engine.begin() as admin:
+            admin.execute(text(f"DROP OWNED BY {role}"))
+            admin.execute(text(f"DROP ROLE {role}"))
     for name, stamp in before.items():
         assert stamp_of_table(engine, name) != stamp, name
 

@@ -79,3 +79,30 @@ def test_downgrade_to_base_and_upgrade_again_on_postgresql() -> None:
             _roundtrip(engine)
         finally:
             engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL is not set")
+def test_migration_0014_pins_the_stamp_functions_and_is_undone_exactly() -> None:
+    """Up: SECURITY DEFINER, search_path pinned, no EXECUTE for PUBLIC; down to 0013: as 0013
+    made them (a down that did nothing would otherwise pass, 0013's own down drops them)."""
+    query = text(
+        "SELECT proname, prosecdef, proconfig, has_function_privilege('public', oid, 'EXECUTE') "
+        "FROM pg_proc WHERE proname IN ('key_ring_restamp', 'verdict_restamp') ORDER BY proname"
+    )
+    with private_postgres_database(os.environ["TEST_DATABASE_URL"]) as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            with engine.connect() as connection:
+                pinned = [tuple(row) for row in connection.execute(query)]
+            config = migrate.alembic_config(engine)
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0013")
+            with engine.connect() as connection:
+                undone = [tuple(row) for row in connection.execute(query)]
+        finally:
+            engine.dispose()
+    path = ["search_path=public, pg_temp"]
+    assert pinned == [("key_ring_restamp", True, path, False), ("verdict_restamp", True, path, False)]
+    assert undone == [("key_ring_restamp", False, None, True), ("verdict_restamp", False, None, True)]
