@@ -9,11 +9,14 @@ import datetime as dt
 import getpass
 import importlib
 import pkgutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 import app as app_package
 from app.database import new_session
@@ -26,6 +29,24 @@ registry_cli = AppGroup("registry", help="Registry maintenance.")
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session committed once at the end; any error rolls everything back (a registry error
+    as the command's error message)."""
+    session = new_session(current_app)
+    try:
+        yield session
+        session.commit()
+    except RegistryError as exc:
+        session.rollback()
+        raise click.ClickException(exc.message) from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 @registry_cli.command("migrate")
@@ -50,15 +71,8 @@ def create_admin_command(username: str, password_file: click.File | None) -> Non
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat: ") != password:
             raise click.ClickException("the passwords differ")
-    session = new_session(current_app)
-    try:
+    with transaction() as session:
         create_user(session, username, password, "admin", actor="cli", now=utc_now())
-        session.commit()
-    except RegistryError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from exc
-    finally:
-        session.close()
     click.echo(f"admin {username} created")
 
 
@@ -70,15 +84,8 @@ def renew_stamps_command(reason: str) -> None:
     Required after restoring a backup into a running deployment: the restored rows come with
     the stamps of their day, under which a worker may still keep what it read later.
     """
-    session = new_session(current_app)
-    try:
+    with transaction() as session:
         stamps.renew_stamps(session, actor="cli", now=utc_now(), reason=reason)
-        session.commit()
-    except RegistryError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from exc
-    finally:
-        session.close()
     click.echo("stamps renewed: every worker reads certificates and keys again at its next scan")
 
 

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from app import clock
-from app.cli import registry_cli
-from app.database import new_session
+from app.cli import registry_cli, transaction
 from app.signing import key_passphrase
 from registry import bundle_export, keystore, seals
 from registry.errors import RegistryError
@@ -42,23 +39,6 @@ PURPOSE = click.Choice(list(keystore.PURPOSES))
 def passphrase() -> bytes:
     """The key passphrase: the environment first, then the app's ``SEAL_KEY_PASSPHRASE_FILE``."""
     return key_passphrase(current_app)  # type: ignore[arg-type]
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    """A session committed once at the end; any error rolls everything back."""
-    session = new_session(current_app)
-    try:
-        yield session
-        session.commit()
-    except RegistryError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from exc
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def _describe(record: Any) -> str:
@@ -82,7 +62,7 @@ def keys_group() -> None:
 def generate_command(purpose: str) -> None:
     """Create the active key of a purpose (the first one, or after a revocation)."""
     secret = _passphrase_or_fail()
-    with _transaction() as session:
+    with transaction() as session:
         record = keystore.generate_key(session, purpose, secret, actor=ACTOR, now=clock.now())
         line = _describe(record)
     click.echo(f"generated {line}")
@@ -96,7 +76,7 @@ def rotate_command(purpose: str, verify_days: int) -> None:
     """Retire the active key (it keeps verifying its seals) and make a new one active."""
     secret = _passphrase_or_fail()
     now = clock.now()
-    with _transaction() as session:
+    with transaction() as session:
         verify_until = now + dt.timedelta(days=verify_days)
         record = keystore.rotate_key(
             session, purpose, secret, actor=ACTOR, now=now, verify_until=verify_until
@@ -110,7 +90,7 @@ def rotate_command(purpose: str, verify_days: int) -> None:
 @click.option("--reason", required=True, help="Why (recorded in the audit trail).")
 def revoke_command(kid: str, reason: str) -> None:
     """Revoke a key: every seal it signed is refused from now on."""
-    with _transaction() as session:
+    with transaction() as session:
         record = keystore.revoke_key(session, kid, reason, actor=ACTOR, now=clock.now())
         line = _describe(record)
     click.echo(f"revoked {line}")
@@ -126,7 +106,7 @@ def revoke_command(kid: str, reason: str) -> None:
 def reseal_command(kid: str) -> None:
     """Re-seal, with the active key, every certificate whose latest seal KID signed."""
     secret = _passphrase_or_fail()
-    with _transaction() as session:
+    with transaction() as session:
         issued = seals.reissue_seals(session, kid, now=clock.now(), passphrase=secret, actor=ACTOR)
     click.echo(f"{len(issued)} certificate(s) re-sealed")
 
@@ -134,7 +114,7 @@ def reseal_command(kid: str) -> None:
 @keys_group.command("list")
 def list_command() -> None:
     """List every key with its state and validity window."""
-    with _transaction() as session:
+    with transaction() as session:
         lines = [_describe(record) for record in keystore.list_keys(session)]
     click.echo("\n".join(lines) if lines else "no keys yet: registry keys generate --purpose seal|root")
 
@@ -143,7 +123,7 @@ def list_command() -> None:
 @click.argument("outfile", type=click.Path(dir_okay=False, path_type=Path))
 def export_root_command(outfile: Path) -> None:
     """Write the active root public key (PEM) that offline verifiers check bundles with."""
-    with _transaction() as session:
+    with transaction() as session:
         pem = keystore.root_public_pem(session)
     outfile.write_bytes(pem)
     click.echo(f"root public key written to {outfile}")
@@ -164,7 +144,7 @@ def bundle_group() -> None:
 def export_command(outfile: Path, valid_days: int, with_registered: bool, root_key_out: Path | None) -> None:
     """Write a signed trust bundle (root key) to OUTFILE."""
     secret = _passphrase_or_fail()
-    with _transaction() as session:
+    with transaction() as session:
         data = bundle_export.build_trust_bundle(
             session, now=clock.now(), passphrase=secret, valid_for=dt.timedelta(days=valid_days),
             include_registered=with_registered,
