@@ -11,7 +11,7 @@ import click
 from flask import current_app
 
 from app import clock
-from app.cli import registry_cli
+from app.cli import registry_cli, transaction
 from app.cli_keys import passphrase as key_passphrase
 from app.database import new_session
 from registry import translog
@@ -30,21 +30,12 @@ def log_group() -> None:
 @log_group.command("checkpoint")
 def checkpoint_command() -> None:
     """Print the current signed checkpoint, signing (and saving) a new one if the log has grown."""
-    session = new_session(current_app)
-    try:
+    # A registry error (no passphrase, no log key, one that does not open it) is the message.
+    with transaction() as session:
         signed = translog.publish_checkpoint(
             session, now=clock.now(), origin=_origin(), passphrase=key_passphrase()
         )
         note = signed.note
-        session.commit()
-    except RegistryError as exc:  # no passphrase, no log key, or a passphrase that does not open it
-        session.rollback()
-        raise click.ClickException(exc.message) from exc
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     click.echo(note, nl=False)  # the note ends in its own newline
 
 
